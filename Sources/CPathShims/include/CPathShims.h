@@ -1,0 +1,19 @@
+// Tiny C shims for what Swift cannot import from the system libraries:
+// variadic functions, function-like macros, and callbacks that need a C signature.
+#ifndef CPATHSHIMS_H
+#define CPATHSHIMS_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+/// Replace libdevmapper's default logger (which prints to stderr) with one that
+/// stores the last error message in a thread-local buffer, readable with
+/// cpathshims_dm_last_error(). Call once before the first dm task.
+void cpathshims_dm_install_log(void);
+
+/// Last message libdevmapper logged at error level on this thread ("" if none);
+/// cleared by cpathshims_dm_clear_error().
+const char *cpathshims_dm_last_error(void);
+void cpathshims_dm_clear_error(void);
+
+#endif

@@ -1,0 +1,38 @@
+/// The one error type of the pure-logic module.
+///
+/// `code` is stable (operators and the API match on it); `message` is written for an
+/// operator and names the offending value or key; `detail` carries the underlying cause
+/// (a byte offset, a sysfs file, a SCSI sense triple) when there is one.
+public struct PathCoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// Bytes returned by a device are shorter than their own header says, or malformed.
+        public static let truncated = Code(rawValue: "truncated")
+        /// A value (WWN, IQN, portal, LUN, HCTL...) is not well formed.
+        public static let invalidValue = Code(rawValue: "invalid_value")
+        /// A required key or file is missing.
+        public static let missing = Code(rawValue: "missing")
+        /// The device or configuration does not support what was asked.
+        public static let unsupported = Code(rawValue: "unsupported")
+        /// Two sources disagree (paths of one volume with different sizes or WWNs).
+        public static let conflict = Code(rawValue: "conflict")
+    }
+
+    public var code: Code
+    public var message: String
+    public var detail: String?
+
+    public init(_ code: Code, _ message: String, detail: String? = nil) {
+        self.code = code
+        self.message = message
+        self.detail = detail
+    }
+
+    public var description: String {
+        if let detail { return "\(message) (\(detail))" }
+        return message
+    }
+}

@@ -1,0 +1,3 @@
+import PathCtlKit
+
+PathCtl.main()
