@@ -6,7 +6,10 @@ public struct PathCtl: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "pathctl",
         abstract: "Inspect and drive the host's storage paths (pathagent's operator CLI).",
-        subcommands: []
+        discussion: """
+            Every read command takes --json. Exit status: 0 success; 1 the operation failed             (missing device, refused login, transport error); 2 the target is degraded             (paths) or errors were found (doctor); 64 bad command line.
+            """,
+        subcommands: [PathsCommand.self]
     )
     public init() {}
 }
