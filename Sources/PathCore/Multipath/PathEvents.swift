@@ -1,0 +1,57 @@
+/// Kernel events about a path that must not wait for the next checker poll.
+public enum PathEvent: Hashable, Sendable {
+    /// udev `remove` of the path's block device.
+    case udevRemove(DeviceNumber)
+    /// The SCSI device state changed (udev `change` / sysfs `device/state`).
+    case deviceState(DeviceNumber, SCSIDeviceState)
+    /// A unit attention the kernel reported as an `SDEV_UA` uevent (`SDEV_UA=...` with its
+    /// ASC/ASCQ: the kernel emits it for 3F/0E, 2A/09, 2A/01, 38/07, 3F/03, 2A/06).
+    case unitAttention(DeviceNumber, asc: UInt8, ascq: UInt8)
+    /// A dm event whose status shows this path failed by the kernel (I/O error on the path).
+    case dmPathFailed(DeviceNumber)
+}
+
+/// What the daemon does about an event, immediately.
+public enum PathEventReaction: Hashable, Sendable {
+    /// Send `fail_path` to the map now.
+    case failPath(DeviceNumber)
+    /// Take the path out of the map (table reload without it).
+    case removeFromMap(DeviceNumber)
+    /// Run the checker on this path now instead of at the next poll.
+    case checkNow(DeviceNumber)
+    /// Rescan the device (`device/rescan`) to pick up a new capacity, then resize the map
+    /// when every path agrees on the new size.
+    case rescanCapacityAndResize(DeviceNumber)
+    /// Rescan the target the path belongs to (REPORT LUNS changed: LUNs added or removed).
+    case rescanTarget(DeviceNumber)
+    /// Re-read REPORT TARGET PORT GROUPS for the volume and regroup if needed.
+    case rereadALUA(DeviceNumber)
+    /// Re-read INQUIRY / VPD pages (3F/03 INQUIRY DATA HAS CHANGED).
+    case rereadInquiry(DeviceNumber)
+}
+
+public enum PathEventPolicy {
+    /// Maps an event to its immediate reactions, in the order to perform them.
+    public static func react(to event: PathEvent) -> [PathEventReaction] {
+        switch event {
+        case .udevRemove(let d):
+            return [.failPath(d), .removeFromMap(d)]
+        case .deviceState(let d, let st):
+            switch st {
+            case .offline, .transportOffline, .deleted, .cancel: return [.failPath(d)]
+            case .running: return [.checkNow(d)]
+            case .blocked, .created, .quiesce: return []
+            }
+        case .unitAttention(let d, let asc, let ascq):
+            switch (asc, ascq) {
+            case (0x2A, 0x09): return [.rescanCapacityAndResize(d)]  // CAPACITY DATA HAS CHANGED
+            case (0x3F, 0x0E): return [.rescanTarget(d)]             // REPORTED LUNS DATA HAS CHANGED
+            case (0x2A, 0x06), (0x2A, 0x07): return [.rereadALUA(d)] // ASYMMETRIC ACCESS STATE CHANGED / IMPLICIT TRANSITION FAILED
+            case (0x3F, 0x03): return [.rereadInquiry(d)]            // INQUIRY DATA HAS CHANGED
+            default: return [.checkNow(d)]
+            }
+        case .dmPathFailed(let d):
+            return [.checkNow(d)]
+        }
+    }
+}
