@@ -138,10 +138,11 @@ public struct MultipathSettings: Hashable, Sendable {
     /// (`node.session.timeo.replacement_timeout`, the kernel's `recovery_tmo`); same value, same origin.
     public var iscsiRecoveryTmo: Setting<Int?> { fastIOFailTmo }
 
-    /// The selector name (`queue-length`) and its arguments (`["0"]`).
+    /// The selector name and its arguments without the count: `queue-length 0` gives
+    /// (`queue-length`, `[]`), `round-robin 1 100` gives (`round-robin`, `["100"]`).
     public var selectorNameAndArgs: (name: String, args: [String]) {
         let w = pathSelector.value.split(separator: " ").map(String.init)
-        return (w.first ?? "", Array(w.dropFirst()))
+        return (w.first ?? "", Array(w.dropFirst(2)))
     }
 
     /// Every setting as (key, value text, origin), in multipath.conf key names. For `pathctl`
