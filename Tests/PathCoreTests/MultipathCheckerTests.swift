@@ -80,7 +80,7 @@ import Testing
         #expect(c.record(.good, dmState: .failed) == .checked(.up, .reinstatePath(sdb)))
     }
 
-    @Test func eventReactions() {
+    @Test func eventReactions() throws {
         #expect(PathEventPolicy.react(to: .udevRemove(sdb)) == [.failPath(sdb), .removeFromMap(sdb)])
         #expect(PathEventPolicy.react(to: .deviceState(sdb, .offline)) == [.failPath(sdb)])
         #expect(PathEventPolicy.react(to: .deviceState(sdb, .transportOffline)) == [.failPath(sdb)])
@@ -92,6 +92,14 @@ import Testing
         #expect(PathEventPolicy.react(to: .unitAttention(sdb, asc: 0x3F, ascq: 0x03)) == [.rereadInquiry(sdb)])
         #expect(PathEventPolicy.react(to: .unitAttention(sdb, asc: 0x29, ascq: 0x00)) == [.checkNow(sdb)])
         #expect(PathEventPolicy.react(to: .dmPathFailed(sdb)) == [.checkNow(sdb)])
+        // SDEV_UA uevent values (scsi_evt_emit) map to the same reactions
+        #expect(PathEventPolicy.react(to: try PathEvent.unitAttention(sdb, sdevUA: "CAPACITY_DATA_HAS_CHANGED"))
+            == [.rescanCapacityAndResize(sdb)])
+        #expect(PathEventPolicy.react(to: try PathEvent.unitAttention(sdb, sdevUA: "REPORTED_LUNS_DATA_HAS_CHANGED"))
+            == [.rescanTarget(sdb)])
+        #expect(PathEventPolicy.react(to: try PathEvent.unitAttention(sdb, sdevUA: "ASYMMETRIC_ACCESS_STATE_CHANGED"))
+            == [.rereadALUA(sdb)])
+        #expect(throws: PathCoreError.self) { try PathEvent.unitAttention(sdb, sdevUA: "SOMETHING_ELSE") }
     }
 
     @Test func dmMessages() throws {
@@ -102,5 +110,29 @@ import Testing
         #expect(DMMessage.switchGroup(2).text == "switch_group 2")
         #expect(try DMMessage.group("disable_group", 1).text == "disable_group 1")
         #expect(throws: PathCoreError.self) { try DMMessage.group("switch_group", 0) }
+    }
+}
+
+@Suite struct MultipathNoPathRetryTests {
+    @Test func retriesCountDownThenFailThenRequeue() {
+        var t = NoPathQueueingTimer(policy: .retries(3))
+        #expect(t.tick(activePaths: 2) == nil)
+        #expect(t.tick(activePaths: 0) == nil)
+        #expect(t.remaining == 2)
+        #expect(t.tick(activePaths: 0) == nil)
+        #expect(t.tick(activePaths: 0) == .failIfNoPath)
+        #expect(t.queueingDisabled)
+        #expect(t.tick(activePaths: 0) == nil)
+        #expect(t.tick(activePaths: 1) == .queueIfNoPath)
+        #expect(!t.queueingDisabled && t.remaining == nil)
+    }
+
+    @Test func failAndQueueNeverSendAnything() {
+        var f = NoPathQueueingTimer(policy: .fail)
+        var q = NoPathQueueingTimer(policy: .queue)
+        for n in [2, 0, 0, 0, 0, 1] {
+            #expect(f.tick(activePaths: n) == nil)
+            #expect(q.tick(activePaths: n) == nil)
+        }
     }
 }

@@ -4,8 +4,8 @@ public enum PathEvent: Hashable, Sendable {
     case udevRemove(DeviceNumber)
     /// The SCSI device state changed (udev `change` / sysfs `device/state`).
     case deviceState(DeviceNumber, SCSIDeviceState)
-    /// A unit attention the kernel reported as an `SDEV_UA` uevent (`SDEV_UA=...` with its
-    /// ASC/ASCQ: the kernel emits it for 3F/0E, 2A/09, 2A/01, 38/07, 3F/03, 2A/06).
+    /// A unit attention with its ASC/ASCQ: from sense data seen on I/O, or from the kernel's
+    /// `SDEV_UA=<NAME>` change uevent (see `unitAttention(_:sdevUA:)`).
     case unitAttention(DeviceNumber, asc: UInt8, ascq: UInt8)
     /// A dm event whose status shows this path failed by the kernel (I/O error on the path).
     case dmPathFailed(DeviceNumber)
@@ -28,6 +28,28 @@ public enum PathEventReaction: Hashable, Sendable {
     case rereadALUA(DeviceNumber)
     /// Re-read INQUIRY / VPD pages (3F/03 INQUIRY DATA HAS CHANGED).
     case rereadInquiry(DeviceNumber)
+}
+
+extension PathEvent {
+    /// The `SDEV_UA` values drivers/scsi/scsi_lib.c `scsi_evt_emit` puts in a KOBJ_CHANGE
+    /// uevent, with the ASC/ASCQ of the unit attention each stands for.
+    public static let sdevUACodes: [String: (asc: UInt8, ascq: UInt8)] = [
+        "INQUIRY_DATA_HAS_CHANGED": (0x3F, 0x03),
+        "CAPACITY_DATA_HAS_CHANGED": (0x2A, 0x09),
+        "THIN_PROVISIONING_SOFT_THRESHOLD_REACHED": (0x38, 0x07),
+        "MODE_PARAMETERS_CHANGED": (0x2A, 0x01),
+        "REPORTED_LUNS_DATA_HAS_CHANGED": (0x3F, 0x0E),
+        "ASYMMETRIC_ACCESS_STATE_CHANGED": (0x2A, 0x06),
+        "POWER_ON_RESET_OCCURRED": (0x29, 0x00),
+    ]
+
+    /// The event for a uevent's `SDEV_UA` value (e.g. `CAPACITY_DATA_HAS_CHANGED`).
+    public static func unitAttention(_ device: DeviceNumber, sdevUA: String) throws -> PathEvent {
+        guard let c = sdevUACodes[sdevUA.trimmingWhitespace()] else {
+            throw PathCoreError(.unsupported, "unknown SDEV_UA value '\(sdevUA)'")
+        }
+        return .unitAttention(device, asc: c.asc, ascq: c.ascq)
+    }
 }
 
 public enum PathEventPolicy {
