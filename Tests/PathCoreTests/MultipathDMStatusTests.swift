@@ -7,7 +7,7 @@ import Testing
         let s = try DMStatus.parse(line)
         #expect(s.length == 10)
         #expect(s.featureStatus == ["0", "0"])
-        #expect(s.queuedIO == 0 && s.pgInitCount == 0)
+        #expect(s.queueIO == 0 && s.pgInitCount == 0)
         #expect(s.nextGroup == 1)
         #expect(s.groups.count == 1 && s.groups[0].state == .enabled)
         #expect(s.paths.map(\.device.description) == ["8:0", "8:16"])
@@ -25,7 +25,7 @@ import Testing
     @Test func multipathToolsParamsTwoGroupsPgInitCount() throws {
         let params = try #require(try DMFixtures.lines("alua-two-groups-params.txt", kind: "status").first)
         let s = try DMStatus.parse(params: params, length: 2097152)
-        #expect(s.queuedIO == 0)
+        #expect(s.queueIO == 0)
         #expect(s.pgInitCount == 1)
         #expect(s.hardwareHandlerStatus.isEmpty)
         #expect(s.nextGroup == 1)
@@ -59,17 +59,34 @@ import Testing
         #expect(t.devices == s2.paths.map(\.device))
     }
 
-    @Test func queuedIOAndBriefExample() throws {
-        let lines = try DMFixtures.lines("queued-io-status.txt", kind: "status")
-        let q = try DMStatus.parse(lines[0])
-        #expect(q.queuedIO == 1)
-        #expect(q.paths.map(\.failCount) == [3, 2])
-        #expect(q.activeDevices.isEmpty)
-        let b = try DMStatus.parse(lines[1])
-        #expect(b.queuedIO == 0)
-        #expect(b.groups[0].state == .active)
-        #expect(b.path(DeviceNumber(major: 8, minor: 32)) == DMStatus.Path(
-            device: DeviceNumber(major: 8, minor: 32), state: .failed, failCount: 1, selectorArgs: ["0"]))
+    @Test func labKernelStatusGoldens() throws {
+        let st = try DMFixtures.lines("lab-kernel-6.1.txt", kind: "status").map(DMStatus.parse)
+        #expect(st.count == 7)
+        let a = DeviceNumber(major: 8, minor: 0), b = DeviceNumber(major: 8, minor: 16)
+        // queue-length, both active, in-flight 0
+        #expect(st[0].paths.map(\.state) == [.active, .active])
+        #expect(st[0].paths.map(\.selectorArgs) == [["0"], ["0"]])
+        // fail_path 8:0: F with fail count 1; 8:16 has one I/O in flight
+        #expect(st[1].path(a) == DMStatus.Path(device: a, state: .failed, failCount: 1, selectorArgs: ["0"]))
+        #expect(st[1].path(b)?.selectorArgs == ["1"])
+        #expect(st[2].path(a)?.failCount == 2)
+        // service-time failover groups, then switch_group 2
+        #expect(st[3].groups.map(\.state) == [.active, .enabled] && st[3].nextGroup == 1)
+        #expect(st[4].groups.map(\.state) == [.enabled, .active] && st[4].nextGroup == 2)
+        // no path left, queue_if_no_path: everything failed, queue_io still 0
+        #expect(st[5].activeDevices.isEmpty && st[5].failedDevices == [a, b])
+        #expect(st[5].queueIO == 0 && st[5].pgInitCount == 0)
+        // alua pg_init failed on scsi_debug: pg_init_count 1, round-robin has no per-path args
+        #expect(st[6].pgInitCount == 1)
+        #expect(st[6].nextGroup == 2)
+        #expect(st[6].path(a)?.state == .failed && st[6].path(b)?.state == .active)
+        #expect(st[6].paths.allSatisfy { $0.selectorArgs.isEmpty })
+    }
+
+    @Test func briefExampleShape() throws {
+        let s = try DMStatus.parse("0 2097152 multipath 2 0 0 0 1 1 A 0 2 1 8:16 A 0 0 8:32 F 1 0")
+        #expect(s.failedDevices == [DeviceNumber(major: 8, minor: 32)])
+        #expect(s.path(DeviceNumber(major: 8, minor: 32))?.failCount == 1)
     }
 
     @Test func badStatusNamesToken() throws {

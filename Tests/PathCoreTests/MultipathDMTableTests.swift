@@ -60,6 +60,22 @@ import Testing
         #expect(try t.rendered() == line)
     }
 
+    @Test func labKernelTablesRoundTrip() throws {
+        let loaded = try DMFixtures.lines("lab-kernel-6.1.txt", kind: "in").map(DMTable.parse)
+        let live = try DMFixtures.lines("lab-kernel-6.1.txt", kind: "table")
+        #expect(loaded.count == 3 && live.count == 3)
+        for (l, text) in zip(loaded, live) {
+            let t = try DMTable.parse(text)
+            #expect(try t.rendered() == DMFixtures.canonical(text))
+            #expect(t.sameMap(as: l))
+        }
+        // the kernel echoes the loaded table except the current group of the failed-over map
+        #expect(try DMTable.parse(live[0]) == loaded[0])
+        #expect(try DMTable.parse(live[1]) == loaded[1])
+        #expect(try DMTable.parse(live[2]).initialGroup == 2 && loaded[2].initialGroup == 1)
+        #expect(loaded[2].features == ["pg_init_retries", "50"] && loaded[2].hardwareHandler == ["alua"])
+    }
+
     @Test func zeroPathArgsAndSelectorArgs() throws {
         let line = "0 8 multipath 0 0 1 1 round-robin 1 100 2 0 8:0 8:16"
         let t = try DMTable.parse(line)

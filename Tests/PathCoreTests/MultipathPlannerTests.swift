@@ -17,6 +17,20 @@ import Testing
         #expect(plan.messagesAfterLoad.isEmpty)
     }
 
+    @Test func planEqualsTheTableLoadedOnTheLabKernel() throws {
+        let loaded = try #require(try DMFixtures.lines("lab-kernel-6.1.txt", kind: "in").first)
+        let plan = try MultipathMapPlanner.plan(wwn: wwn, sizeSectors: 131072, paths: [
+            MultipathPathInfo(device: dev(16), name: "sdb", sizeSectors: 131072),
+            MultipathPathInfo(device: dev(0), name: "sda", sizeSectors: 131072),
+        ], settings: HardwareTable.pure)
+        #expect(try plan.table.rendered() == loaded)
+        // live table after a failover reports group 2: not a reason to reload
+        let live = try DMTable.parse(try DMFixtures.lines("lab-kernel-6.1.txt", kind: "table")[2])
+        var moved = live
+        moved.initialGroup = 1
+        #expect(!MultipathMapPlanner.reload(current: live, desired: moved).needsReload)
+    }
+
     @Test func activeClusterPlanGroupsByPrioAndFailsOfflinePaths() throws {
         let paths = [
             MultipathPathInfo(device: dev(48), name: "sdd", aluaState: .activeNonOptimized, targetPortGroup: 2),

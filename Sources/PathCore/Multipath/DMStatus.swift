@@ -43,10 +43,12 @@ public struct DMStatus: Hashable, Sendable {
     public var length: UInt64
     /// The feature status words (after the count). Current kernels emit two.
     public var featureStatus: [String]
-    /// First feature status word: on kernels since 4.x 1 while I/O is held back
-    /// (MPATHF_QUEUE_IO: no usable path with queueing, or pg_init running); older kernels
-    /// printed the number of queued I/Os here. multipath-tools' dmparser reads it as `queuedio`.
-    public var queuedIO: UInt32? { featureStatus.first.flatMap { UInt32($0) } }
+    /// First feature status word. Current kernels print the MPATHF_QUEUE_IO flag: 1 while I/O
+    /// is held back for a pending path-group initialisation (pg_init). It stays 0 while I/O is
+    /// queued because no path is left (captured on 6.1: Tests/Fixtures/dm/lab-kernel-6.1.txt).
+    /// Kernels before 4.x printed the number of queued I/Os here; multipath-tools' dmparser
+    /// calls it `queuedio`.
+    public var queueIO: UInt32? { featureStatus.first.flatMap { UInt32($0) } }
     /// Second feature status word: how many times a pg_init (hardware handler activation) ran.
     public var pgInitCount: UInt32? { featureStatus.count > 1 ? UInt32(featureStatus[1]) : nil }
     public var hardwareHandlerStatus: [String]

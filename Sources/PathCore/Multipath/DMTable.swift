@@ -43,6 +43,9 @@ public struct DMTable: Hashable, Sendable, CustomStringConvertible {
     /// Hardware handler words after the count: `[]` or `["alua"]`.
     public var hardwareHandler: [String]
     /// 1-based number of the group the kernel tries first (0 only when there are no groups).
+    /// Note: `dmsetup table` prints the *current* group here, not the one loaded (after a
+    /// failover or `switch_group` the live table says 2 where 1 was loaded); compare tables
+    /// with `sameMap(as:)`.
     public var initialGroup: Int
     public var groups: [Group]
 
@@ -61,6 +64,15 @@ public struct DMTable: Hashable, Sendable, CustomStringConvertible {
 
     /// Every path device in table order.
     public var devices: [DeviceNumber] { groups.flatMap { $0.paths.map(\.device) } }
+
+    /// True when both describe the same map, ignoring `initialGroup` (which the kernel reports
+    /// as the current group).
+    public func sameMap(as other: DMTable) -> Bool {
+        var a = self, b = other
+        a.initialGroup = 0
+        b.initialGroup = 0
+        return a == b
+    }
 
     // MARK: assemble
 

@@ -24,7 +24,8 @@ public struct MapReloadPlan: Hashable, Sendable {
     public var addedPaths: [DeviceNumber]
     public var removedPaths: [DeviceNumber]
     public var resize: Resize
-    /// Anything else differs (features, handler, grouping, selector, order).
+    /// Anything else differs (features, handler, grouping, selector, order); the initial group
+    /// is ignored because the live table reports the current group there.
     public var tableChanged: Bool
     /// True when the desired table must be loaded (DM_TABLE_LOAD + suspend/resume).
     public var needsReload: Bool { tableChanged }
@@ -92,6 +93,6 @@ public enum MultipathMapPlanner {
             resize = .unchanged
         }
         return MapReloadPlan(addedPaths: added, removedPaths: removed, resize: resize,
-                             tableChanged: current != desired)
+                             tableChanged: !current.sameMap(as: desired))
     }
 }
