@@ -19,16 +19,22 @@ public struct PathCoreError: Error, Sendable, Equatable, CustomStringConvertible
         public static let unsupported = Code(rawValue: "unsupported")
         /// Two sources disagree (paths of one volume with different sizes or WWNs).
         public static let conflict = Code(rawValue: "conflict")
+        /// Input text is not syntactically valid (malformed JSON).
+        public static let malformed = Code(rawValue: "malformed")
     }
 
     public var code: Code
     public var message: String
     public var detail: String?
+    /// The input key the error is about (`target_iqns`, `initiator_target_map.<wwpn>`), when
+    /// the error comes from validating caller input; the API echoes it as `error.key`.
+    public var key: String?
 
-    public init(_ code: Code, _ message: String, detail: String? = nil) {
+    public init(_ code: Code, _ message: String, detail: String? = nil, key: String? = nil) {
         self.code = code
         self.message = message
         self.detail = detail
+        self.key = key
     }
 
     public var description: String {
