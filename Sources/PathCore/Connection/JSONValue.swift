@@ -4,7 +4,7 @@
 /// Numbers keep their literal text: a LUN such as 18446744073709551615 survives exactly,
 /// and `1.0` is told apart from `1`. Objects keep their keys in input order (duplicates are
 /// refused by `parse`), and `encoded` writes keys sorted so equal objects hash equal.
-public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
+public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     case null
     case bool(Bool)
     /// The number's literal JSON text (`12`, `-3`, `1.5e3`).
@@ -100,6 +100,9 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
     }
     /// Redacted JSON text: safe to print.
     public var description: String { redacted().encoded }
+    public var debugDescription: String { description }
+    /// `dump()` and mirrors see the redacted text only.
+    public var customMirror: Mirror { Mirror(self, children: ["json": description]) }
 
     private func write(to out: inout String) {
         switch self {
