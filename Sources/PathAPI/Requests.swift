@@ -18,12 +18,16 @@ public enum VolumeProtocol: String, Sendable, Codable, CaseIterable {
     /// `fibre_channel`).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
-        let s = try c.decode(String.self)
+        try self.init(text: try c.decode(String.self))
+    }
+
+    public init(text s: String) throws {
         switch s.lowercased() {
         case "iscsi": self = .iscsi
         case "fc", "fibre_channel": self = .fc
         default:
-            throw PathCoreError(.invalidValue, "protocol \(s.count <= 32 ? "'\(s)'" : "value") is not iscsi or fc", key: "protocol")
+            throw PathCoreError(
+                .invalidValue, "protocol \(ConnectionValidators.argvSafeQuote(s)) is not iscsi or fc", key: "protocol")
         }
     }
 }

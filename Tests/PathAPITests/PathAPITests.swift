@@ -172,3 +172,36 @@ private func encode<T: Encodable>(_ value: T) throws -> String {
     #expect(throws: PathCoreError.self) { try CheckValidDeviceRequest(path: "/dev/../etc/passwd").validatedPath() }
     #expect(throws: PathCoreError.self) { try CheckValidDeviceRequest(path: "/dev/sdb\n").validatedPath() }
 }
+
+@Test func strictBodyParsingNamesKeys() throws {
+    func err(_ body: String, _ parse: (String) throws -> Any) -> APIErrorBody? {
+        do {
+            _ = try parse(body)
+            Issue.record("expected an error for \(body)")
+            return nil
+        } catch let e as PathCoreError {
+            return APIErrorBody(e)
+        } catch {
+            Issue.record("unexpected \(error)")
+            return nil
+        }
+    }
+    let connect: (String) throws -> Any = { try ConnectVolumeRequest.parse($0) }
+    let disconnect: (String) throws -> Any = { try DisconnectVolumeRequest.parse($0) }
+    #expect(err(#"{"protocol": "iscsi"}"#, connect).map { ($0.code, $0.key) } ?? (.internal, nil) == (.missingKey, "connection_properties"))
+    #expect(err(#"{"connection_properties": {}}"#, connect)?.key == "protocol")
+    #expect(err(#"{"connection_properties": [], "protocol": "iscsi"}"#, connect)?.code == .invalidValue)
+    #expect(err(#"{"connection_properties": {}, "protocol": "nvme"}"#, connect)?.key == "protocol")
+    #expect(err(#"{"connection_properties": {}, "protocol": "iscsi""#, connect)?.code == .malformedJSON)
+    #expect(err(#"{"protocol": "iscsi", "protocol": "fc", "connection_properties": {}}"#, connect)?.key == "protocol")
+    #expect(err(#"{"connection_properties": {}, "protocol": "fc", "device_info": {"scsi_wwn": "x"}}"#, disconnect)?.key == "device_info.path")
+    #expect(err(#"{"connection_properties": {}, "protocol": "fc", "force": "yes"}"#, disconnect)?.key == "force")
+
+    let ok = try DisconnectVolumeRequest.parse(
+        #"{"connection_properties": {"target_wwn": "1234567890123456", "target_lun": 0}, "protocol": "fc", "device_info": {"path": "/dev/sdb", "scsi_wwn": "3624a93709714b5cb91634c470002b2c8"}, "force": true}"#)
+    #expect(ok.force && !ok.ignoreErrors && ok.deviceInfo?.path == "/dev/sdb" && ok.deviceInfo?.type == "block")
+    #expect(try ok.volumeWWN(spec: try ok.spec()).value == "3624a93709714b5cb91634c470002b2c8")
+    let same = try decode(DisconnectVolumeRequest.self, try encode(ok))
+    #expect(same == ok)
+    #expect(try CheckValidDeviceRequest.parse(#"{"path": "/dev/dm-1"}"#).path == "/dev/dm-1")
+}

@@ -332,3 +332,19 @@ private func badFCInputNamesKey(_ bad: Bad) throws {
         #expect(!text.contains("pw-123456") && !text.contains("pw-7890"))
     }
 }
+
+@Test func ipv6PortalsAreCanonicalSoSessionsMatch() throws {
+    #expect(ConnectionValidators.canonicalIPv6("FD00:0010:0000:0000:0000:0000:0000:0011") == "fd00:10::11")
+    #expect(ConnectionValidators.canonicalIPv6("2001:db8:0:1:0:0:0:1") == "2001:db8:0:1::1")
+    #expect(ConnectionValidators.canonicalIPv6("2001:db8:0:1:1:1:1:1") == "2001:db8:0:1:1:1:1:1")
+    #expect(ConnectionValidators.canonicalIPv6("::") == "::")
+    #expect(ConnectionValidators.canonicalIPv6("fe80::1%eth0") == "fe80::1%eth0")
+    #expect(ConnectionValidators.canonicalIPv6("1:2:3:4:5:6:7") == nil)
+    let fromProps = try ISCSIPortal("[FD00:10:0::11]:3260")
+    let fromSysfs = try ISCSIPortal(address: "fd00:10:0:0:0:0:0:11", port: 3260)
+    #expect(fromProps == fromSysfs && fromProps.argument == "[fd00:10::11]:3260")
+    let s = ISCSISessionInfo(sessionID: 1, targetIQN: "iqn.2010-06.com.purestorage:fa", portal: fromSysfs, hostNumber: 2, state: .loggedIn)
+    #expect(s.matches(portal: fromProps, iqn: "iqn.2010-06.com.purestorage:fa"))
+    #expect(!s.matches(portal: try ISCSIPortal("[fd00:10::11]:3261"), iqn: "iqn.2010-06.com.purestorage:fa"))
+    #expect(try ISCSIPortal(address: "10.0.0.1\n", port: 3260).argument == "10.0.0.1:3260")
+}

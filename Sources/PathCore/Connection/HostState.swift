@@ -48,7 +48,7 @@ public struct ISCSISessionInfo: Hashable, Sendable, Codable {
     /// case-insensitively; a portal given by host name does not match a session whose
     /// address is an IP (no name resolution in pure code).
     public func matches(portal p: ISCSIPortal, iqn: String) -> Bool {
-        targetIQN == iqn && portal.port == p.port && portal.host.lowercased() == p.host.lowercased()
+        targetIQN == iqn && portal.sameEndpoint(as: p)
     }
 }
 

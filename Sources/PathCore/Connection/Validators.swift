@@ -21,6 +21,9 @@ public enum ConnectionValidators {
     }
 
     /// A value safe to quote in an error message: argv-safe and short; otherwise a placeholder.
+    /// Never call it on a secret.
+    public static func argvSafeQuote(_ value: String) -> String { quoted(value) }
+
     static func quoted(_ value: String) -> String {
         if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) { return "<value with control characters>" }
         if value.utf8.count > 256 { return "<\(value.utf8.count)-byte value>" }
@@ -119,7 +122,8 @@ public enum ConnectionValidators {
         }
         let host = String(hostPart)
         if isIPv6 {
-            guard isIPv6Address(host) else { throw bad("not an IPv6 address") }
+            guard let canonical = canonicalIPv6(host) else { throw bad("not an IPv6 address") }
+            return ISCSIPortal(host: canonical, port: port, isIPv6: true)
         } else if host.allSatisfy({ $0 == "." || ($0.isASCII && $0.isNumber) }) {
             guard isIPv4Address(host) else { throw bad("not an IPv4 address") }
         } else {
@@ -137,33 +141,67 @@ public enum ConnectionValidators {
         }
     }
 
-    public static func isIPv6Address(_ text: String) -> Bool {
+    public static func isIPv6Address(_ text: String) -> Bool { canonicalIPv6(text) != nil }
+
+    /// The RFC 5952 text form of an IPv6 address (lower case, leading zeros dropped,
+    /// the longest run of two or more zero groups as `::`, embedded IPv4 spelled out as
+    /// hex), so a portal from properties and a session's address from sysfs compare
+    /// equal however each was written. A `%zone` suffix is kept. nil when not IPv6.
+    public static func canonicalIPv6(_ text: String) -> String? {
         var s = Substring(text)
+        var zone = ""
         if let pct = s.firstIndex(of: "%") {
-            let zone = s[s.index(after: pct)...]
-            guard !zone.isEmpty, zone.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == ".") }) else { return false }
+            let z = s[s.index(after: pct)...]
+            guard !z.isEmpty, z.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == ".") }) else { return nil }
+            zone = "%" + z
             s = s[..<pct]
         }
-        guard !s.isEmpty else { return false }
+        guard !s.isEmpty else { return nil }
         let halves = s.components("::")
-        guard halves.count <= 2 else { return false }
-        func groups(_ h: Substring) -> [Substring]? {
-            h.isEmpty ? [] : h.split(separator: ":", omittingEmptySubsequences: false)
+        guard halves.count <= 2 else { return nil }
+        func parse(_ h: Substring, allowV4: Bool) -> [UInt16]? {
+            if h.isEmpty { return [] }
+            var out: [UInt16] = []
+            let parts = h.split(separator: ":", omittingEmptySubsequences: false)
+            for (i, g) in parts.enumerated() {
+                if allowV4, i == parts.count - 1, g.contains(".") {
+                    guard isIPv4Address(String(g)) else { return nil }
+                    let o = g.split(separator: ".").map { UInt16($0)! }
+                    out += [o[0] << 8 | o[1], o[2] << 8 | o[3]]
+                    continue
+                }
+                guard !g.isEmpty, g.count <= 4, g.allSatisfy(\.isHexDigit), let v = UInt16(g, radix: 16) else { return nil }
+                out.append(v)
+            }
+            return out
         }
-        guard let left = groups(halves[0]) else { return false }
-        let right = halves.count == 2 ? groups(halves[1]) ?? [] : []
-        var all = left + right
-        var count = 0
-        if let last = all.last, last.contains(".") {
-            guard isIPv4Address(String(last)) else { return false }
-            all.removeLast()
-            count += 2
+        var groups: [UInt16]
+        if halves.count == 2 {
+            guard let l = parse(halves[0], allowV4: false), let r = parse(halves[1], allowV4: true), l.count + r.count <= 7 else { return nil }
+            groups = l + Array(repeating: 0, count: 8 - l.count - r.count) + r
+        } else {
+            guard let all = parse(halves[0], allowV4: true), all.count == 8 else { return nil }
+            groups = all
         }
-        for g in all {
-            guard !g.isEmpty, g.count <= 4, g.allSatisfy(\.isHexDigit) else { return false }
-            count += 1
+        // longest run (>= 2) of zero groups, first one on ties
+        var best = (start: -1, len: 0)
+        var i = 0
+        while i < 8 {
+            if groups[i] == 0 {
+                var j = i
+                while j < 8, groups[j] == 0 { j += 1 }
+                if j - i > best.len { best = (i, j - i) }
+                i = j
+            } else { i += 1 }
         }
-        return halves.count == 2 ? count <= 7 : count == 8
+        let hex = groups.map { String($0, radix: 16) }
+        let text: String
+        if best.len >= 2 {
+            text = hex[..<best.start].joined(separator: ":") + "::" + hex[(best.start + best.len)...].joined(separator: ":")
+        } else {
+            text = hex.joined(separator: ":")
+        }
+        return text + zone
     }
 
     public static func isHostName(_ s: String) -> Bool {
@@ -261,6 +299,23 @@ public struct ISCSIPortal: Hashable, Sendable, Comparable, Codable, CustomString
     /// Parses and validates (see `ConnectionValidators.portal`).
     public init(_ text: String, key: String = "portal") throws {
         self = try ConnectionValidators.portal(text, key: key)
+    }
+
+    /// From an address and port as sysfs shows them (`iscsi_connection/.../persistent_address`
+    /// holds an IPv6 address without brackets); IPv6 is canonicalized.
+    public init(address: String, port: Int) throws {
+        let a = address.trimmingWhitespace()
+        let text = a.contains(":") ? "[\(a)]:\(port)" : "\(a):\(port)"
+        self = try ConnectionValidators.portal(text, key: "persistent_address")
+    }
+
+    /// Same endpoint: host names compare case-insensitively, IPv6 addresses in canonical form.
+    public func sameEndpoint(as other: ISCSIPortal) -> Bool {
+        guard port == other.port else { return false }
+        func norm(_ p: ISCSIPortal) -> String {
+            p.isIPv6 ? (ConnectionValidators.canonicalIPv6(p.host) ?? p.host.lowercased()) : p.host.lowercased()
+        }
+        return norm(self) == norm(other)
     }
 
     /// The `-p` argument of iscsiadm: `10.0.0.1:3260` or `[fd00::1]:3260`.
