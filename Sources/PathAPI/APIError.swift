@@ -87,37 +87,12 @@ public struct APIErrorBody: Sendable, Equatable, Codable, CustomStringConvertibl
         self.detail = detail
     }
 
-    public init(_ e: PathCoreError, scrubbing secrets: [String] = []) {
-        self.init(
-            code: Code(e.code), message: Self.scrub(e.message, secrets), key: e.key.map { Self.scrub($0, secrets) },
-            detail: e.detail.map { Self.scrub($0, secrets) })
-    }
-
-    /// Replaces every occurrence of each secret (4 bytes or longer) with `<redacted>`.
-    public static func scrub(_ text: String, _ secrets: [String]) -> String {
-        var out = text
-        for s in secrets where s.utf8.count >= 4 {
-            out = out.replacingAll(s, with: JSONValue.redactedMarker)
-        }
-        return out
+    public init(_ error: PathCoreError, scrubbing secrets: [String] = []) {
+        let e = error.scrubbing(secrets)
+        self.init(code: Code(e.code), message: e.message, key: e.key, detail: e.detail)
     }
 
     public var description: String {
         "\(code.rawValue): \(message)\(key.map { " [key \($0)]" } ?? "")\(detail.map { " (\($0))" } ?? "")"
-    }
-}
-
-extension String {
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var out = ""
-        var rest = Substring(self)
-        while let r = rest.firstRange(of: target) {
-            out += rest[..<r.lowerBound]
-            out += replacement
-            rest = rest[r.upperBound...]
-        }
-        out += rest
-        return out
     }
 }

@@ -71,21 +71,7 @@ public struct VolumeRequestBase: Sendable, Equatable, Codable {
 
     /// String values of secret keys in the properties: an error text is scrubbed of them
     /// before it leaves the daemon (`APIErrorResponse(_:scrubbing:)`).
-    public var secrets: [String] {
-        var out: [String] = []
-        func walk(_ v: JSONValue) {
-            switch v {
-            case .object(let members):
-                for m in members {
-                    if JSONValue.isSecretKey(m.key), let s = m.value.stringValue, !s.isEmpty { out.append(s) } else { walk(m.value) }
-                }
-            case .array(let items): items.forEach(walk)
-            default: break
-            }
-        }
-        walk(connectionProperties)
-        return out
-    }
+    public var secrets: [String] { connectionProperties.secretValues }
 }
 
 /// `POST /v1/connect_volume`.

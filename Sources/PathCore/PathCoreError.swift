@@ -42,3 +42,30 @@ public struct PathCoreError: Error, Sendable, Equatable, CustomStringConvertible
         return message
     }
 }
+
+extension PathCoreError {
+    /// A copy with every occurrence of each secret (4 bytes or longer) in message, detail
+    /// and key replaced by `<redacted>`: a last line of defence for errors about input
+    /// that carried secrets.
+    public func scrubbing(_ secrets: [String]) -> PathCoreError {
+        func scrub(_ text: String) -> String {
+            var out = text
+            for s in secrets where s.utf8.count >= 4 {
+                var result = ""
+                var rest = Substring(out)
+                while let r = rest.firstRange(of: s) {
+                    result += rest[..<r.lowerBound]
+                    result += "<redacted>"
+                    rest = rest[r.upperBound...]
+                }
+                out = result + rest
+            }
+            return out
+        }
+        var e = self
+        e.message = scrub(message)
+        e.detail = detail.map(scrub)
+        e.key = key.map(scrub)
+        return e
+    }
+}

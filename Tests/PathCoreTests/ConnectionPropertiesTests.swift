@@ -348,3 +348,12 @@ private func badFCInputNamesKey(_ bad: Bad) throws {
     #expect(!s.matches(portal: try ISCSIPortal("[fd00:10::11]:3261"), iqn: "iqn.2010-06.com.purestorage:fa"))
     #expect(try ISCSIPortal(address: "10.0.0.1\n", port: 3260).argument == "10.0.0.1:3260")
 }
+
+@Test func aSecretMisplacedIntoAnotherKeyIsNotEchoed() throws {
+    // The CHAP secret pasted where the IQN belongs: the IQN error would quote the value,
+    // the parser scrubs every secret of the input from its errors.
+    let v = setting(try pureISCSI(), "target_iqns", list([pureSecret, pureIQN, pureIQN, pureIQN]))
+    let e = expectPathCoreError { _ = try ConnectionProperties.iscsi(v) }
+    #expect(e?.key == "target_iqns[0]")
+    #expect(e.map { !"\($0)".contains(pureSecret) && $0.message.contains("<redacted>") } == true)
+}

@@ -180,6 +180,10 @@ public enum ConnectionProperties {
     }
 
     public static func iscsi(_ value: JSONValue) throws -> ISCSIConnectionSpec {
+        do { return try iscsiUnscrubbed(value) } catch let e as PathCoreError { throw e.scrubbing(value.secretValues) }
+    }
+
+    static func iscsiUnscrubbed(_ value: JSONValue) throws -> ISCSIConnectionSpec {
         let r = try unwrap(value)
         let addressing = try SCSIAddressingMode(json: r.present("addressing_mode"))
 
@@ -257,6 +261,10 @@ public enum ConnectionProperties {
     }
 
     public static func fc(_ value: JSONValue) throws -> FCConnectionSpec {
+        do { return try fcUnscrubbed(value) } catch let e as PathCoreError { throw e.scrubbing(value.secretValues) }
+    }
+
+    static func fcUnscrubbed(_ value: JSONValue) throws -> FCConnectionSpec {
         let r = try unwrap(value)
         let addressing = try SCSIAddressingMode(json: r.present("addressing_mode"))
 

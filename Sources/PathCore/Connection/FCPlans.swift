@@ -1,6 +1,6 @@
 /// What the daemon does to find an FC volume's paths: targeted scans, nothing else.
 public struct FCScanPlan: Sendable, Equatable {
-    /// Writes to `class/scsi_host/hostN/scan`, targeted (`0 <scsi_target_id> <lun>`) or,
+    /// Writes to `class/scsi_host/hostN/scan`, targeted (`<channel> <scsi_target_id> <lun>`, channel 0 in practice) or,
     /// only where allowed and no known target port is present, wildcard (`- - <lun>`).
     public var scans: [SCSIScanRequest]
     /// The (host, target id, LUN) addresses at which the volume is expected; the daemon
@@ -48,10 +48,10 @@ public enum FCPlanner {
                         continue
                     }
                     matched = true
-                    let req = SCSIScanRequest(host: h.hostNumber, channel: 0, target: tid, lun: t.scsiLUN)
+                    let req = SCSIScanRequest(host: h.hostNumber, channel: r.channel, target: tid, lun: t.scsiLUN)
                     if !scans.contains(req) {
                         scans.append(req)
-                        expected.append(HCTL(host: h.hostNumber, channel: 0, target: tid, lun: t.scsiLUN))
+                        expected.append(HCTL(host: h.hostNumber, channel: r.channel, target: tid, lun: t.scsiLUN))
                     }
                 }
             }
@@ -81,7 +81,8 @@ public enum FCPlanner {
             for t in targets {
                 for r in remotePorts where r.hostNumber == h.hostNumber && r.portName == t.wwpn {
                     guard let tid = r.scsiTargetID, tid >= 0 else { continue }
-                    for d in devices where d.hctl.host == h.hostNumber && d.hctl.target == tid && d.hctl.lun == t.scsiLUN
+                    for d in devices where d.hctl.host == h.hostNumber && d.hctl.channel == r.channel && d.hctl.target == tid
+                        && d.hctl.lun == t.scsiLUN
                         && !candidates.contains(d)
                     {
                         candidates.append(d)

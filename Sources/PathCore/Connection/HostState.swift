@@ -115,11 +115,15 @@ public struct FCRemotePortInfo: Hashable, Sendable, Codable {
     /// `scsi_target_id`; -1 (or nil) when the port has no SCSI target role.
     public var scsiTargetID: Int?
     public var portState: String
-    public init(hostNumber: Int, portName: WWPN, scsiTargetID: Int?, portState: String) {
+    /// The SCSI channel (bus) of the port: B of `rport-H:B-R`, C of
+    /// `fc_transport/targetH:C:T`. 0 on every FC HBA driver in practice.
+    public var channel: Int
+    public init(hostNumber: Int, portName: WWPN, scsiTargetID: Int?, portState: String, channel: Int = 0) {
         self.hostNumber = hostNumber
         self.portName = portName
         self.scsiTargetID = scsiTargetID
         self.portState = portState
+        self.channel = channel
     }
     public var isOnline: Bool { portState.trimmingWhitespace() == "Online" }
 }

@@ -81,6 +81,19 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible, Cu
         default: return self
         }
     }
+    /// The string values of every secret key (at any depth), for scrubbing error texts.
+    public var secretValues: [String] {
+        switch self {
+        case .object(let members):
+            return members.flatMap { m -> [String] in
+                if JSONValue.isSecretKey(m.key), let s = m.value.stringValue, !s.isEmpty { return [s] }
+                return m.value.secretValues
+            }
+        case .array(let items): return items.flatMap(\.secretValues)
+        default: return []
+        }
+    }
+
     /// A copy with every secret key removed (at any depth); used for the properties hash.
     public func withoutSecrets() -> JSONValue {
         switch self {
