@@ -216,3 +216,29 @@ private func fcSpec(_ file: String = "pure_fc.json") throws -> FCConnectionSpec 
     let plan = try FCPlanner.detach(try fcSpec(), volumeWWN: volWWN, hosts: hosts, remotePorts: rports, devices: devices, maps: [])
     #expect(plan.steps == [.flushDevice(name: "sdb"), .deleteDevice(name: "sdb", hctl: try HCTL("5:0:0:1"), wwn: volWWN)])
 }
+
+// MARK: - volume devices and extend
+
+@Test func volumeDevicesAreThoseAtItsAddresses() throws {
+    let sessions = [try session(1, "10.0.1.11:3260", host: 3), try session(2, "10.0.2.12:3260", host: 4)]
+    let devices = [
+        try disk("4:0:0:1", "sdc", volWWN), try disk("3:0:0:1", "sdb", volWWN), try disk("3:0:0:2", "sdd", otherWWN),
+        try disk("9:0:0:1", "sdx", volWWN),  // a host that is not one of the volume's sessions
+    ]
+    let found = ISCSIPlanner.devices(of: try spec(), sessions: sessions, devices: devices)
+    #expect(found.map(\.name) == ["sdb", "sdc"])
+
+    let hosts = [FCHostInfo(hostNumber: 5, portName: try WWPN("21000024ff2c2d70"), portState: "Online")]
+    let rports = [FCRemotePortInfo(hostNumber: 5, portName: try WWPN("524a937d4c0e6a10"), scsiTargetID: 2, portState: "Online", channel: 1)]
+    let fcDevices = [try disk("5:1:2:1", "sde", volWWN), try disk("5:0:2:1", "sdf", volWWN)]
+    #expect(FCPlanner.devices(of: try fcSpec(), hosts: hosts, remotePorts: rports, devices: fcDevices).map(\.name) == ["sde"])
+    #expect(FCPlanner.scan(try fcSpec(), hosts: hosts, remotePorts: rports).scans.map(\.line) == ["1 2 1"])
+}
+
+@Test func extendNeedsEveryPathToAgree() throws {
+    #expect(VolumeResize.rescanPath(try HCTL("3:0:0:1")) == "class/scsi_device/3:0:0:1/device/rescan")
+    #expect(try VolumeResize.agreedSize([("sdb", 21_474_836_480), ("sdc", 21_474_836_480)]) == 21_474_836_480)
+    let e = expectPathCoreError { _ = try VolumeResize.agreedSize([("sdb", 21_474_836_480), ("sdc", 10_737_418_240)]) }
+    #expect(e?.code == .conflict && e?.key == "sdc")
+    #expect(throws: PathCoreError.self) { try VolumeResize.agreedSize([]) }
+}

@@ -75,6 +75,15 @@ public enum FCPlanner {
         _ spec: FCConnectionSpec, volumeWWN: WWN, hosts: [FCHostInfo], remotePorts: [FCRemotePortInfo],
         devices: [SCSIDeviceInfo], maps: [DMMapInfo], options: DetachOptions = .init()
     ) throws -> DetachPlan {
+        let candidates = Self.devices(of: spec, hosts: hosts, remotePorts: remotePorts, devices: devices)
+        return try DetachCore.plan(volumeWWN: volumeWWN, candidates: candidates, devices: devices, maps: maps, options: options)
+    }
+
+    /// The disks at the volume's addresses (host, channel, target id of one of its target
+    /// ports reachable from that host, LUN), whatever WWN they show (callers check it).
+    public static func devices(
+        of spec: FCConnectionSpec, hosts: [FCHostInfo], remotePorts: [FCRemotePortInfo], devices: [SCSIDeviceInfo]
+    ) -> [SCSIDeviceInfo] {
         var candidates: [SCSIDeviceInfo] = []
         for h in hosts {
             let targets = targets(for: h.portName, spec: spec) ?? []
@@ -90,6 +99,6 @@ public enum FCPlanner {
                 }
             }
         }
-        return try DetachCore.plan(volumeWWN: volumeWWN, candidates: candidates, devices: devices, maps: maps, options: options)
+        return candidates.sorted { $0.hctl < $1.hctl }
     }
 }

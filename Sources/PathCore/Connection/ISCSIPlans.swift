@@ -154,17 +154,7 @@ public enum ISCSIPlanner {
         _ spec: ISCSIConnectionSpec, volumeWWN: WWN, sessions: [ISCSISessionInfo], devices: [SCSIDeviceInfo],
         maps: [DMMapInfo], busySessions: Set<Int> = [], options: DetachOptions = .init()
     ) throws -> DetachPlan {
-        var volumeSessions: [ISCSISessionInfo] = []
-        var candidates: [SCSIDeviceInfo] = []
-        for p in spec.paths {
-            for s in sessions where s.matches(portal: p.portal, iqn: p.iqn) {
-                if !volumeSessions.contains(s) { volumeSessions.append(s) }
-                guard let h = s.hostNumber else { continue }
-                for d in devices where d.hctl.host == h && d.hctl.lun == p.scsiLUN && !candidates.contains(d) {
-                    candidates.append(d)
-                }
-            }
-        }
+        let (volumeSessions, candidates) = locate(spec, sessions: sessions, devices: devices)
         var plan = try DetachCore.plan(
             volumeWWN: volumeWWN, candidates: candidates, devices: devices, maps: maps, options: options)
 
@@ -186,6 +176,59 @@ public enum ISCSIPlanner {
             }
         }
         return plan
+    }
+}
+
+extension ISCSIPlanner {
+    /// The disks at the volume's address: on a session to one of its (portal, iqn) at its
+    /// SCSI LUN, whatever WWN they show (callers check it). For get_volume_paths, extend
+    /// and verification after attach.
+    public static func devices(of spec: ISCSIConnectionSpec, sessions: [ISCSISessionInfo], devices: [SCSIDeviceInfo])
+        -> [SCSIDeviceInfo]
+    {
+        locate(spec, sessions: sessions, devices: devices).devices
+    }
+
+    static func locate(_ spec: ISCSIConnectionSpec, sessions: [ISCSISessionInfo], devices: [SCSIDeviceInfo])
+        -> (sessions: [ISCSISessionInfo], devices: [SCSIDeviceInfo])
+    {
+        var volumeSessions: [ISCSISessionInfo] = []
+        var found: [SCSIDeviceInfo] = []
+        for p in spec.paths {
+            for s in sessions where s.matches(portal: p.portal, iqn: p.iqn) {
+                if !volumeSessions.contains(s) { volumeSessions.append(s) }
+                guard let h = s.hostNumber else { continue }
+                for d in devices where d.hctl.host == h && d.hctl.lun == p.scsiLUN && !found.contains(d) {
+                    found.append(d)
+                }
+            }
+        }
+        return (volumeSessions, found.sorted { $0.hctl < $1.hctl })
+    }
+}
+
+// MARK: - extend
+
+/// The pure part of extend_volume: which disks to rescan and whether they agree.
+public enum VolumeResize {
+    /// Tree-relative sysfs attribute to write `1` to, to make the kernel re-read a disk's
+    /// capacity (`class/scsi_device/3:0:0:1/device/rescan`).
+    public static func rescanPath(_ hctl: HCTL) -> String { "class/scsi_device/\(hctl)/device/rescan" }
+
+    /// The volume's new size in bytes once every path has been rescanned. Throws
+    /// `.conflict` naming two disks when paths disagree (a path that has not seen the
+    /// new size yet; the map must not be resized then), `.missing` when there is none.
+    public static func agreedSize(_ sizes: [(device: String, bytes: UInt64)]) throws -> UInt64 {
+        guard let first = sizes.first else {
+            throw PathCoreError(.missing, "no path of the volume to read a size from", key: "device")
+        }
+        if let other = sizes.first(where: { $0.bytes != first.bytes }) {
+            throw PathCoreError(
+                .conflict,
+                "paths disagree on the volume size: \(first.device) has \(first.bytes) bytes, \(other.device) has \(other.bytes)",
+                key: other.device)
+        }
+        return first.bytes
     }
 }
 
