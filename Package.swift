@@ -32,6 +32,9 @@ let package = Package(
         // ---- pure logic: models, parsers, policies, plans (no I/O) ----
         .target(name: "PathCore"),
 
+        // ---- wire types of the local API (daemon, CLI, FlashArray module) ----
+        .target(name: "PathAPI", dependencies: ["PathCore"]),
+
         // ---- executables ----
         .target(
             name: "PathCtlKit",
@@ -44,6 +47,7 @@ let package = Package(
 
         // ---- tests ----
         .testTarget(name: "PathCoreTests", dependencies: ["PathCore"]),
+        .testTarget(name: "PathAPITests", dependencies: ["PathAPI", "PathCore"]),
         .testTarget(name: "HostStorageTests", dependencies: ["HostStorage", "PathCore"]),
         .testTarget(name: "TgtTierTests", dependencies: ["HostStorage", "PathCore"]),
     ]
