@@ -46,7 +46,7 @@ let package = Package(
         .executableTarget(name: "pathctl", dependencies: ["PathCtlKit"]),
 
         // ---- tests ----
-        .testTarget(name: "PathCoreTests", dependencies: ["PathCore"]),
+        .testTarget(name: "PathCoreTests", dependencies: ["PathCore", "HostStorage"]),
         .testTarget(name: "PathAPITests", dependencies: ["PathAPI", "PathCore"]),
         .testTarget(name: "HostStorageTests", dependencies: ["HostStorage", "PathCore"]),
         .testTarget(name: "TgtTierTests", dependencies: ["HostStorage", "PathCore"]),

@@ -5,11 +5,11 @@ public struct Topology: Sendable, Codable, Equatable {
     public var volumes: [Volume]
     public var sessions: [ISCSISession]
     public var fcHosts: [FCHost]
-    public var maps: [DMMapInfo]
+    public var maps: [DMDevice]
     /// How long the scan took, for operators and the inventory benchmark.
     public var inventory: InventoryStats
 
-    public init(volumes: [Volume], sessions: [ISCSISession], fcHosts: [FCHost], maps: [DMMapInfo], inventory: InventoryStats) {
+    public init(volumes: [Volume], sessions: [ISCSISession], fcHosts: [FCHost], maps: [DMDevice], inventory: InventoryStats) {
         self.volumes = volumes
         self.sessions = sessions
         self.fcHosts = fcHosts
@@ -67,7 +67,7 @@ public struct DMMapRef: Sendable, Codable, Equatable {
 }
 
 /// A device-mapper device as sysfs shows it (`/sys/block/dm-N/dm/{name,uuid}`, `slaves/`).
-public struct DMMapInfo: Sendable, Codable, Equatable {
+public struct DMDevice: Sendable, Codable, Equatable {
     public var name: String
     public var device: String
     public var uuid: String

@@ -121,12 +121,12 @@ public struct TopologyScanner: Sendable {
 
     // MARK: device-mapper
 
-    public func scanMaps() -> [DMMapInfo] {
-        var out: [DMMapInfo] = []
+    public func scanMaps() -> [DMDevice] {
+        var out: [DMDevice] = []
         for name in sysfs.entries("class/block") where name.hasPrefix("dm-") {
             let base = "class/block/\(name)"
             out.append(
-                DMMapInfo(
+                DMDevice(
                     name: sysfs.attribute("\(base)/dm/name") ?? "",
                     device: name,
                     uuid: sysfs.attribute("\(base)/dm/uuid") ?? "",
@@ -217,7 +217,7 @@ public struct TopologyScanner: Sendable {
 
     // MARK: grouping
 
-    public static func group(paths: [ScsiPath], maps: [DMMapInfo]) -> [Volume] {
+    public static func group(paths: [ScsiPath], maps: [DMDevice]) -> [Volume] {
         var order: [String] = []
         var byKey: [String: [ScsiPath]] = [:]
         for p in paths {

@@ -1,0 +1,101 @@
+import Foundation
+import HostStorage
+import Testing
+@testable import PathCore
+
+/// Discovery against fixture trees of real sysfs shapes (symlinks kept).
+enum Fixture {
+    static let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures")
+    static func sysfs(_ name: String) -> DiskSysfs { DiskSysfs(root: dir.appendingPathComponent(name).appendingPathComponent("sys").path) }
+}
+
+@Suite("discovery on fixture trees")
+struct DiscoveryTests {
+    let healthy = TopologyScanner(sysfs: Fixture.sysfs("iscsi-fc-dm")).scan()
+    let degraded = TopologyScanner(sysfs: Fixture.sysfs("iscsi-fc-dm-degraded")).scan()
+
+    @Test func groupsPathsIntoVolumesByWWN() throws {
+        #expect(healthy.volumes.count == 4)
+        #expect(healthy.allPaths.count == 10)
+        let v = try #require(healthy.volume(try WWN("3624a93709714b5cb91634c4700000001")))
+        #expect(v.paths.map(\.hctl.description) == ["2:0:0:1", "3:0:0:1"])
+        #expect(v.paths.map(\.device) == ["sda", "sdd"])
+        #expect(v.vendor == "PURE" && v.model == "FlashArray")
+        #expect(v.sizeBytes == 4 << 30)
+        #expect(v.map == DMMapRef(name: "3624a93709714b5cb91634c4700000001", device: "dm-0", uuid: "mpath-3624a93709714b5cb91634c4700000001"))
+        #expect(v.activePaths == 2)
+    }
+
+    @Test func iscsiSessionsAndPortals() throws {
+        #expect(healthy.sessions.map(\.name) == ["session1", "session2"])
+        let s1 = healthy.sessions[0]
+        #expect(s1.target == "iqn.2010-06.com.purestorage:flasharray.5a2f1b8a3c9d7e01")
+        #expect(s1.portals == ["10.10.1.10:3260"])
+        #expect(s1.host == 2)
+        #expect(s1.recoveryTmo == 10)
+        #expect(s1.state == "LOGGED_IN")
+        let p = try #require(healthy.allPaths.first { $0.hctl == (try HCTL("3:0:0:2")) })
+        #expect(p.transport == .iscsi)
+        #expect(p.iscsi == ISCSIPathInfo(session: "session2", target: s1.target, portal: "10.10.2.11:3260", state: "LOGGED_IN"))
+        #expect(p.devNumber == "8:64")
+        #expect(p.sg == "sg4")
+        #expect(p.provisioningMode == "unmap")
+        #expect(p.queue?.scheduler == "mq-deadline")
+        #expect(p.queue?.maxSectorsKB == 1280)
+    }
+
+    @Test func fcHostsAndRemotePorts() throws {
+        #expect(healthy.fcHosts.map(\.host) == [4, 5])
+        let h = healthy.fcHosts[0]
+        #expect(h.portName == "21000024ff7f3e00")
+        #expect(h.portState == "Online")
+        #expect(h.speed == "16 Gbit")
+        #expect(h.remotePorts.map(\.name) == ["rport-4:0-0", "rport-4:0-1"])
+        #expect(h.remotePorts[1].scsiTargetID == 1)
+        #expect(h.remotePorts[1].devLossTmo == 60)
+        #expect(h.remotePorts[1].fastIOFailTmo == "10")
+        #expect(h.remotePorts[1].isTarget)
+        let fcVol = try #require(healthy.volume(try WWN("3624a93709714b5cb91634c4800000001")))
+        #expect(fcVol.paths.count == 4)
+        #expect(fcVol.paths.allSatisfy { $0.transport == .fc })
+        #expect(fcVol.paths[1].fc?.targetPortName == "524a937000000001")
+        #expect(fcVol.map?.device == "dm-1")
+        // the planner's snapshots carry the same facts
+        #expect(healthy.remotePortInfos.count == 4)
+        #expect(healthy.remotePortInfos[1].scsiTargetID == 1)
+        #expect(healthy.fcHostInfos.map(\.isOnline) == [true, true])
+    }
+
+    @Test func degradedTreeShowsFailedSessionAndOfflinePath() throws {
+        let s2 = try #require(degraded.sessions.first { $0.name == "session2" })
+        #expect(s2.state == "FAILED")
+        let failedPaths = degraded.allPaths.filter { $0.iscsi?.session == "session2" }
+        #expect(failedPaths.count == 3)
+        #expect(failedPaths.allSatisfy { $0.state == "transport-offline" && $0.iscsi?.state == "FAILED" })
+        let offline = degraded.allPaths.filter { $0.state == "offline" }
+        #expect(offline.map(\.hctl.description) == ["4:0:0:1"])
+        let v = try #require(degraded.volume(try WWN("3624a93709714b5cb91634c4700000001")))
+        #expect(v.activePaths == 1)
+        #expect(degraded.sessionInfos.map(\.state) == [.loggedIn, .failed])
+    }
+
+    @Test func mapsFromSysfs() {
+        #expect(healthy.maps.map(\.device) == ["dm-0", "dm-1"])
+        #expect(healthy.maps[0].slaves == ["sda", "sdd"])
+        #expect(healthy.maps[0].multipathWWN == "3624a93709714b5cb91634c4700000001")
+        #expect(healthy.maps[0].devNumber == "254:0")
+        #expect(healthy.mapInfos[1].claimedWWN?.value == "3624a93709714b5cb91634c4800000001")
+    }
+
+    @Test func missingTreeIsEmptyNotACrash() {
+        let t = TopologyScanner(sysfs: DiskSysfs(root: "/nonexistent-pathagent-root")).scan()
+        #expect(t.volumes.isEmpty && t.sessions.isEmpty && t.fcHosts.isEmpty)
+    }
+
+    @Test func schedulerSelectionParsing() {
+        #expect(TopologyScanner.selectedScheduler("mq-deadline kyber [none]") == "none")
+        #expect(TopologyScanner.selectedScheduler("none") == "none")
+        #expect(TopologyScanner.normalizeWWPN("0x524A937000000001") == "524a937000000001")
+    }
+}

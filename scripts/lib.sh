@@ -1,0 +1,37 @@
+# Shared helpers for pathagent's scripts (sourced, not run).
+# shellcheck shell=bash
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+[ -d /opt/swift/usr/bin ] && export PATH=$PATH:/opt/swift/usr/bin
+
+# Build-time libraries of the four C system-library targets (+ SQLite for the journal).
+BUILD_PKGS=(libudev-dev libdevmapper-dev libsgutils2-dev libiscsi-dev libsqlite3-dev pkg-config)
+
+_now() { date +%s.%N; }
+_since() { awk -v a="$1" -v b="$(_now)" 'BEGIN{printf "%.1f", b-a}'; }
+say() { echo "[$(date +%T)] $*"; }
+
+# ensure_pkgs PKG...: apt-get install whatever is missing (apt-get update first, once).
+_APT_UPDATED=0
+ensure_pkgs() {
+  local need=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || need+=("$p")
+  done
+  [ ${#need[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing packages: ${need[*]} (run as root, or apt-get install -y ${need[*]})" >&2
+    return 1
+  fi
+  say "installing: ${need[*]}"
+  if [ $_APT_UPDATED = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+    _APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+}
+
+ensure_swift() {
+  command -v swift >/dev/null || { echo "the Swift toolchain is not on PATH (expected /opt/swift/usr/bin)" >&2; return 1; }
+}
