@@ -21,3 +21,15 @@ static void cpathshims_dm_log(int level, const char *file, int line, int dm_errn
 void cpathshims_dm_install_log(void) { dm_log_with_errno_init(cpathshims_dm_log); }
 const char *cpathshims_dm_last_error(void) { return dm_last_error; }
 void cpathshims_dm_clear_error(void) { dm_last_error[0] = 0; }
+
+struct dm_names *cpathshims_dm_names_first(struct dm_names *names) {
+    // an empty list is one entry with dev == 0
+    if (!names || !names->dev) return NULL;
+    return names;
+}
+struct dm_names *cpathshims_dm_names_next(struct dm_names *entry) {
+    if (!entry || !entry->next) return NULL;
+    return (struct dm_names *)((char *)entry + entry->next);
+}
+const char *cpathshims_dm_names_name(struct dm_names *entry) { return entry->name; }
+uint64_t cpathshims_dm_names_dev(struct dm_names *entry) { return entry->dev; }

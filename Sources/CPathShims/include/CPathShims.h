@@ -16,4 +16,14 @@ void cpathshims_dm_install_log(void);
 const char *cpathshims_dm_last_error(void);
 void cpathshims_dm_clear_error(void);
 
+
+struct dm_names;
+/// Walks libdevmapper's DM_DEVICE_LIST result (a packed list with byte offsets and a
+/// flexible name array, which Swift cannot index). Returns NULL after the last entry or
+/// when the list is empty.
+struct dm_names *cpathshims_dm_names_first(struct dm_names *names);
+struct dm_names *cpathshims_dm_names_next(struct dm_names *entry);
+const char *cpathshims_dm_names_name(struct dm_names *entry);
+uint64_t cpathshims_dm_names_dev(struct dm_names *entry);
+
 #endif
