@@ -99,8 +99,9 @@ public final class UdevMonitor: AsyncSequence, @unchecked Sendable {
 
     /// Starts listening at once (events between `init` and the first `next()` are buffered).
     public init(source: Source = .udev, subsystems: [String] = ["block", "scsi"], bufferLimit: Int = 4096) throws {
-        ctx = try UdevContext()
-        guard let m = udevLock.withLock({ _ in udev_monitor_new_from_netlink(ctx.udev, source.rawValue) }) else {
+        let c = try UdevContext()
+        ctx = c
+        guard let m = udevLock.withLock({ _ in udev_monitor_new_from_netlink(c.udev, source.rawValue) }) else {
             throw HostStorageError(.udev, "cannot open the \(source.rawValue) netlink monitor (permission or no netlink support)")
         }
         monitor = m
