@@ -335,6 +335,10 @@ import Testing
             #expect(SCSILUN(linux: n).linuxNumber == n)
         }
         #expect(SCSILUN(linux: 16684).bytes == [0x41, 0x2C, 0, 0, 0, 0, 0, 0])
+        // the example in scsilun_to_int's and int_to_scsilun's kernel-doc comments
+        let doc = try SCSILUN(bytes: [0xD2, 0x04, 0x0B, 0x03, 0, 0, 0, 0])
+        #expect(doc.linuxNumber == 0x0B03_D204)
+        #expect(SCSILUN(linux: 0x0B03_D204) == doc)
     }
 
     @Test func sam2Addressing() throws {
