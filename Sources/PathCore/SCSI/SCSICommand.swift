@@ -63,7 +63,7 @@ public enum SCSICommands {
     public static func inquiry(vpdPage page: UInt8, allocationLength: Int = 4096) throws -> SCSICommand {
         let len = try field(allocationLength, max: 0xFFFF, "INQUIRY allocation length")
         return SCSICommand(
-            name: "INQUIRY VPD 0x\(hex2(page))",
+            name: "INQUIRY VPD 0x\(SCSIWire.hex2(page))",
             cdb: [SCSIOpcode.inquiry, 0x01, page, UInt8(len >> 8), UInt8(len & 0xFF), 0x00],
             direction: .fromDevice, allocationLength: len)
     }
@@ -74,7 +74,7 @@ public enum SCSICommands {
         var cdb = [UInt8](repeating: 0, count: 16)
         cdb[0] = SCSIOpcode.serviceActionIn16
         cdb[1] = SCSIOpcode.readCapacity16
-        put32(&cdb, 10, UInt32(len))
+        SCSIWire.put32(&cdb, 10, UInt32(len))
         return SCSICommand(name: "READ CAPACITY(16)", cdb: cdb, direction: .fromDevice, allocationLength: len)
     }
 
@@ -88,8 +88,8 @@ public enum SCSICommands {
         var cdb = [UInt8](repeating: 0, count: 16)
         cdb[0] = SCSIOpcode.serviceActionIn16
         cdb[1] = SCSIOpcode.getLBAStatus
-        put64(&cdb, 2, startingLBA)
-        put32(&cdb, 10, UInt32(len))
+        SCSIWire.put64(&cdb, 2, startingLBA)
+        SCSIWire.put32(&cdb, 10, UInt32(len))
         return SCSICommand(name: "GET LBA STATUS", cdb: cdb, direction: .fromDevice, allocationLength: len)
     }
 
@@ -100,7 +100,7 @@ public enum SCSICommands {
         var cdb = [UInt8](repeating: 0, count: 12)
         cdb[0] = SCSIOpcode.maintenanceIn
         cdb[1] = SCSIOpcode.reportTargetPortGroups | (extendedHeader ? 0x20 : 0x00)
-        put32(&cdb, 6, UInt32(len))
+        SCSIWire.put32(&cdb, 6, UInt32(len))
         return SCSICommand(name: "REPORT TARGET PORT GROUPS", cdb: cdb, direction: .fromDevice, allocationLength: len)
     }
 
@@ -113,7 +113,7 @@ public enum SCSICommands {
         var cdb = [UInt8](repeating: 0, count: 12)
         cdb[0] = SCSIOpcode.reportLUNs
         cdb[2] = selectReport
-        put32(&cdb, 6, UInt32(len))
+        SCSIWire.put32(&cdb, 6, UInt32(len))
         return SCSICommand(name: "REPORT LUNS", cdb: cdb, direction: .fromDevice, allocationLength: len)
     }
 
@@ -140,19 +140,19 @@ public enum SCSICommands {
             throw PathCoreError(.invalidValue, "UNMAP parameter list holds at most 4095 descriptors, got \(ranges.count)")
         }
         var param = [UInt8](repeating: 0, count: 8 + 16 * ranges.count)
-        put16(&param, 0, UInt16(param.count - 2))
-        put16(&param, 2, UInt16(16 * ranges.count))
+        SCSIWire.put16(&param, 0, UInt16(param.count - 2))
+        SCSIWire.put16(&param, 2, UInt16(16 * ranges.count))
         for (i, r) in ranges.enumerated() {
             guard r.count > 0, r.count <= 0xFFFF_FFFF else {
                 throw PathCoreError(.invalidValue, "UNMAP descriptor count must be 1...4294967295 blocks, got \(r.count) at LBA \(r.lba)")
             }
-            put64(&param, 8 + 16 * i, r.lba)
-            put32(&param, 8 + 16 * i + 8, UInt32(r.count))
+            SCSIWire.put64(&param, 8 + 16 * i, r.lba)
+            SCSIWire.put32(&param, 8 + 16 * i + 8, UInt32(r.count))
         }
         var cdb = [UInt8](repeating: 0, count: 10)
         cdb[0] = SCSIOpcode.unmap
         cdb[1] = anchor ? 0x01 : 0x00
-        put16(&cdb, 7, UInt16(param.count))
+        SCSIWire.put16(&cdb, 7, UInt16(param.count))
         return SCSICommand(name: "UNMAP", cdb: cdb, direction: .toDevice, dataOut: param)
     }
 
@@ -169,8 +169,8 @@ public enum SCSICommands {
         var cdb = [UInt8](repeating: 0, count: 16)
         cdb[0] = SCSIOpcode.writeSame16
         cdb[1] = 0x08 | (anchor ? 0x10 : 0x00)
-        put64(&cdb, 2, range.lba)
-        put32(&cdb, 10, UInt32(range.count))
+        SCSIWire.put64(&cdb, 2, range.lba)
+        SCSIWire.put32(&cdb, 10, UInt32(range.count))
         return SCSICommand(
             name: "WRITE SAME(16) UNMAP", cdb: cdb, direction: .toDevice,
             dataOut: [UInt8](repeating: 0, count: blockLength))
@@ -184,20 +184,20 @@ public enum SCSICommands {
     }
 }
 
-func hex2(_ b: UInt8) -> String {
-    let s = [b].hex
-    return s
-}
+/// Byte helpers private to the SCSI layer (namespaced so they cannot collide at merge).
+enum SCSIWire {
+    static func hex2(_ b: UInt8) -> String { [b].hex }
 
-func put16(_ a: inout [UInt8], _ at: Int, _ v: UInt16) {
-    a[at] = UInt8(v >> 8)
-    a[at + 1] = UInt8(v & 0xFF)
-}
+    static func put16(_ a: inout [UInt8], _ at: Int, _ v: UInt16) {
+        a[at] = UInt8(v >> 8)
+        a[at + 1] = UInt8(v & 0xFF)
+    }
 
-func put32(_ a: inout [UInt8], _ at: Int, _ v: UInt32) {
-    for i in 0..<4 { a[at + i] = UInt8((v >> UInt32(24 - 8 * i)) & 0xFF) }
-}
+    static func put32(_ a: inout [UInt8], _ at: Int, _ v: UInt32) {
+        for i in 0..<4 { a[at + i] = UInt8((v >> UInt32(24 - 8 * i)) & 0xFF) }
+    }
 
-func put64(_ a: inout [UInt8], _ at: Int, _ v: UInt64) {
-    for i in 0..<8 { a[at + i] = UInt8((v >> UInt64(56 - 8 * i)) & 0xFF) }
+    static func put64(_ a: inout [UInt8], _ at: Int, _ v: UInt64) {
+        for i in 0..<8 { a[at + i] = UInt8((v >> UInt64(56 - 8 * i)) & 0xFF) }
+    }
 }

@@ -25,7 +25,7 @@ public struct SCSIStatus: RawRepresentable, Sendable, Equatable, Hashable, Codab
         case 0x28: return "TASK SET FULL"
         case 0x30: return "ACA ACTIVE"
         case 0x40: return "TASK ABORTED"
-        default: return "status 0x\(hex2(rawValue))"
+        default: return "status 0x\(SCSIWire.hex2(rawValue))"
         }
     }
     public var description: String { name }
@@ -144,7 +144,7 @@ public struct SenseData: Sendable, Equatable, Codable, CustomStringConvertible {
             while at < 8 + additional {
                 let type = try v.u8(at, "sense descriptor type")
                 let len = Int(try v.u8(at + 1, "sense descriptor ADDITIONAL LENGTH"))
-                let body = try v.slice(at, 2 + len, "sense descriptor 0x\(hex2(type))")
+                let body = try v.slice(at, 2 + len, "sense descriptor 0x\(SCSIWire.hex2(type))")
                 descriptors.append(Descriptor(type: type, bytes: body))
                 let d = ByteView(body)
                 switch type {
@@ -164,7 +164,7 @@ public struct SenseData: Sendable, Equatable, Codable, CustomStringConvertible {
                 at += 2 + len
             }
         default:
-            throw PathCoreError(.invalidValue, "not sense data: RESPONSE CODE 0x\(hex2(responseCode))")
+            throw PathCoreError(.invalidValue, "not sense data: RESPONSE CODE 0x\(SCSIWire.hex2(responseCode))")
         }
     }
 
@@ -187,7 +187,7 @@ public struct SenseData: Sendable, Equatable, Codable, CustomStringConvertible {
     public var ascDescription: String { AdditionalSense.describe(asc: asc, ascq: ascq) }
 
     public var description: String {
-        "\(senseKey.name) asc=0x\(hex2(asc)) ascq=0x\(hex2(ascq)) (\(ascDescription))\(current ? "" : " [deferred]")"
+        "\(senseKey.name) asc=0x\(SCSIWire.hex2(asc)) ascq=0x\(SCSIWire.hex2(ascq)) (\(ascDescription))\(current ? "" : " [deferred]")"
     }
 
     /// The path is in an ALUA state that refuses I/O (standby, unavailable, transitioning,
@@ -207,11 +207,11 @@ public enum AdditionalSense {
     public static func describe(asc: UInt8, ascq: UInt8) -> String {
         if let s = table[UInt16(asc) << 8 | UInt16(ascq)] { return s }
         switch asc {
-        case 0x04: return "logical unit not ready (ascq 0x\(hex2(ascq)))"
-        case 0x29: return "power on, reset, or bus device reset occurred (ascq 0x\(hex2(ascq)))"
-        case 0x2A: return "parameters changed (ascq 0x\(hex2(ascq)))"
-        case 0x3F: return "target operating conditions have changed (ascq 0x\(hex2(ascq)))"
-        default: return "asc 0x\(hex2(asc)) ascq 0x\(hex2(ascq))"
+        case 0x04: return "logical unit not ready (ascq 0x\(SCSIWire.hex2(ascq)))"
+        case 0x29: return "power on, reset, or bus device reset occurred (ascq 0x\(SCSIWire.hex2(ascq)))"
+        case 0x2A: return "parameters changed (ascq 0x\(SCSIWire.hex2(ascq)))"
+        case 0x3F: return "target operating conditions have changed (ascq 0x\(SCSIWire.hex2(ascq)))"
+        default: return "asc 0x\(SCSIWire.hex2(asc)) ascq 0x\(SCSIWire.hex2(ascq))"
         }
     }
 

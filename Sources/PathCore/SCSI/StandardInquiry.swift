@@ -142,7 +142,7 @@ public enum SCSIDeviceType {
         case 0x14: return "host managed zoned block"
         case 0x1E: return "well known logical unit"
         case 0x1F: return "unknown or no device"
-        default: return "type 0x\(hex2(t))"
+        default: return "type 0x\(SCSIWire.hex2(t))"
         }
     }
 }
@@ -166,12 +166,12 @@ public struct VPDPage: Sendable, Equatable {
         let length = Int(try v.u16(2, "VPD PAGE LENGTH"))
         if let code, code != pageCode {
             throw PathCoreError(
-                .invalidValue, "expected VPD page 0x\(hex2(code)), device returned page 0x\(hex2(pageCode))")
+                .invalidValue, "expected VPD page 0x\(SCSIWire.hex2(code)), device returned page 0x\(SCSIWire.hex2(pageCode))")
         }
         peripheralQualifierBits = b0 >> 5
         deviceType = b0 & 0x1F
         pageLength = length
-        payload = try v.slice(4, length, "VPD page 0x\(hex2(pageCode)) (PAGE LENGTH \(length))")
+        payload = try v.slice(4, length, "VPD page 0x\(SCSIWire.hex2(pageCode)) (PAGE LENGTH \(length))")
     }
 
     /// Total bytes the page needs (header + PAGE LENGTH), from its first 4 bytes: a transport
