@@ -212,7 +212,9 @@ import Testing
         #expect(t.lastLBA == 2_097_151 && t.blockCount == 2_097_152 && t.blockLength == 512)
         #expect(t.capacityBytes == 1 << 30)
         #expect(t.provisioningManagementEnabled && t.readZerosAfterUnmap)
-        #expect(!t.protectionEnabled && t.lowestAlignedLBA == 0 && t.physicalBlockLength == 512)
+        // tgt's default lbppbe is 3: 512-byte logical blocks on 4 KiB physical blocks
+        #expect(!t.protectionEnabled && t.lowestAlignedLBA == 0)
+        #expect(t.logicalBlocksPerPhysicalBlockExponent == 3 && t.physicalBlockLength == 4096)
         let s = try ReadCapacity16(try SCSIFixture.bytes("scsi_debug-read-capacity16.hex"))
         #expect(s.blockCount == 131072 && s.capacityBytes == 64 << 20)
         // 4Kn-emulating 512e disk with protection type 2 and lowest aligned LBA 7
