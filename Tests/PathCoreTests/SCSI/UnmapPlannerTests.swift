@@ -91,6 +91,8 @@ import Testing
         #expect(plan.leftMapped == [R(lba: 3, count: 5), R(lba: 131_000, count: 3)])
         #expect(plan.steps.map(\.ranges) == [[R(lba: 8, count: 65536)], [R(lba: 65544, count: 65456)]])
         try checkInvariants(plan, dev)
+        let wire = plan.steps.flatMap { $0.command.cdb + $0.command.dataOut }
+        #expect(wire == (try SCSIFixture.bytes("plan-scsi_debug-unmap.hex")))
     }
 
     @Test func smallLimitWithAlignment() throws {
