@@ -1,23 +1,15 @@
-/// SPC-4 asymmetric access states as REPORT TARGET PORT GROUPS returns them (low nibble).
-public enum ALUAState: UInt8, Hashable, Sendable, CaseIterable {
-    case activeOptimized = 0x0
-    case activeNonOptimized = 0x1
-    case standby = 0x2
-    case unavailable = 0x3
-    case lbaDependent = 0x4
-    case offline = 0xE
-    case transitioning = 0xF
-
+extension ALUAState {
     /// multipath-tools' prio/alua.c values: optimized 50, non-optimized 10, LBA-dependent 5,
     /// standby 1, anything else 0; a port group with the PREF bit set adds 80.
+    /// (`ALUAState` itself is decoded from REPORT TARGET PORT GROUPS in SCSI/TargetPortGroups.swift.)
     public func priority(preferred: Bool = false) -> Int {
         let base: Int
         switch self {
         case .activeOptimized: base = 50
         case .activeNonOptimized: base = 10
-        case .lbaDependent: base = 5
+        case .logicalBlockDependent: base = 5
         case .standby: base = 1
-        case .unavailable, .offline, .transitioning: base = 0
+        case .unavailable, .offline, .transitioning, .reserved: base = 0
         }
         return base + (preferred ? 80 : 0)
     }

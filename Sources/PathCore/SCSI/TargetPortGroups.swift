@@ -1,5 +1,5 @@
 /// Asymmetric access state of a target port group (SPC-4 6.36.2 table 203).
-public enum ALUAState: String, Sendable, Codable, CaseIterable {
+public enum ALUAState: String, Hashable, Sendable, Codable, CaseIterable {
     case activeOptimized = "active/optimized"
     case activeNonOptimized = "active/non-optimized"
     case standby
