@@ -35,6 +35,14 @@ let package = Package(
         // ---- wire types of the local API (daemon, CLI, FlashArray module) ----
         .target(name: "PathAPI", dependencies: ["PathCore"]),
 
+        // ---- services: attach/detach engine, daemon ----
+        .target(
+            name: "PathAgentCore",
+            dependencies: [
+                "PathCore", "PathAPI", "HostStorage",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
         // ---- executables ----
         .target(
             name: "PathCtlKit",

@@ -1,0 +1,195 @@
+import HostStorage
+import Logging
+import PathAPI
+import PathCore
+
+extension VolumeEngine {
+    // MARK: disconnect
+
+    /// Removes exactly the volume's devices: fail_if_no_path, flush, remove the map,
+    /// delete each sd after re-checking its WWN (with an fd held), log out only sessions
+    /// no other LUN uses. `force` goes past a failing flush or a busy map (deferred
+    /// remove) and says what it gave up; `ignore_errors` reports instead of failing.
+    public func disconnect(_ request: DisconnectVolumeRequest) async throws -> DisconnectVolumeResponse {
+        let spec = try request.spec()
+        let wwn = try request.volumeWWN(spec: spec)
+        return try await locks.withLock([volumeKey(wwn, fallback: "")]) { [self] in
+            var timer = StepTimer()
+            let waiter = DeviceWaiter()
+            let topo = topology()
+            let options = DetachOptions(force: request.force, skipMismatched: request.skipMismatched)
+            let plan: DetachPlan
+            switch spec {
+            case .iscsi(let s):
+                plan = try ISCSIPlanner.detach(s, volumeWWN: wwn, sessions: topo.sessionInfos, devices: topo.deviceInfos,
+                                               maps: topo.mapInfos, options: options)
+            case .fc(let s):
+                plan = try FCPlanner.detach(s, volumeWWN: wwn, hosts: topo.fcHostInfos, remotePorts: topo.remotePortInfos,
+                                            devices: topo.deviceInfos, maps: topo.mapInfos, options: options)
+            }
+            timer.mark("plan")
+            try refuseIfInUse(plan, topo: topo, force: request.force)
+            var removed: [String] = []
+            var removedMap: String? = nil
+            var loggedOut: [Int] = []
+            var ignored: [APIErrorBody] = []
+            func attempt(_ step: DetachStep, _ body: () throws -> Void) throws {
+                do { try body() } catch {
+                    let e = APIErrorBody(code: .hostError, message: "\(step): \(error)")
+                    if request.ignoreErrors || (request.force && step.isGivenUpUnderForce) {
+                        logger.warning("detach step failed, continuing", metadata: ["volume.wwn": "\(wwn)", "step": "\(step)", "error": "\(error)"])
+                        ignored.append(e)
+                    } else {
+                        throw error
+                    }
+                }
+            }
+            for step in plan.steps {
+                switch step {
+                case .failIfNoPath(let map):
+                    try attempt(step) { try dm.message(map, DMMessage.failIfNoPath.text) }
+                case .flushMap(let map):
+                    try attempt(step) {
+                        guard let st = try dm.info(map) else { return }
+                        try kernel.flushBuffers(st.kernelName)
+                    }
+                case .flushDevice(let name):
+                    try attempt(step) { try kernel.flushBuffers(name) }
+                case .removeMap(let map):
+                    try attempt(step) { try removeMap(map, force: request.force) }
+                    removedMap = map
+                case .deleteDevice(let name, let hctl, let expected):
+                    try attempt(step) { try kernel.deleteDevice(name: name, hctl: hctl, expected: expected) }
+                    removed.append(name ?? hctl.description)
+                case .logout(let sid, let portal, let iqn):
+                    try attempt(step) {
+                        try admin.logout(portal: portal, iqn: iqn)
+                        try admin.deleteNode(portal: portal, iqn: iqn)
+                    }
+                    loggedOut.append(sid)
+                }
+            }
+            timer.mark("steps")
+            // the kernel removes devices asynchronously: wait until they are gone
+            let gone = Set(plan.devicesToDelete)
+            _ = try await waiter.wait("removal of \(gone.count) device(s)", timeoutSeconds: settings.scanTimeoutSeconds) { () -> Bool? in
+                let left = topology().allPaths.filter { gone.contains($0.hctl) }
+                return left.isEmpty ? true : nil
+            }
+            timer.mark("wait_removed")
+            logger.info("volume detached", metadata: [
+                "volume.wwn": "\(wwn)", "volume.removed": "\(removed.joined(separator: ","))", "volume.ms": "\(timer.totalMillis)",
+            ])
+            return DisconnectVolumeResponse(removedDevices: removed, removedMap: removedMap, loggedOutSessions: loggedOut,
+                                            kept: plan.kept, ignoredErrors: ignored, timings: timer.timings)
+        }
+    }
+
+    /// A map or disk that is mounted or held by another block device is refused without
+    /// `force`, naming the holder.
+    func refuseIfInUse(_ plan: DetachPlan, topo: Topology, force: Bool) throws {
+        guard !force else { return }
+        for step in plan.steps {
+            var dev: String? = nil
+            var own: Set<String> = []
+            switch step {
+            case .removeMap(let map):
+                dev = topo.maps.first { $0.name == map }?.device
+            case .deleteDevice(let name, _, _):
+                dev = name
+                own = Set(topo.maps.filter { plan.steps.contains(.removeMap(map: $0.name)) }.map(\.device))
+            default: continue
+            }
+            guard let d = dev else { continue }
+            let holders = kernel.holders(d).filter { !own.contains($0) }
+            if let h = holders.first {
+                throw PathCoreError(.conflict, "\(d) is in use by \(h) (another device-mapper or md device); use force to detach anyway", key: d)
+            }
+            if let num = topo.maps.first(where: { $0.device == d })?.devNumber ?? topo.allPaths.first(where: { $0.device == d })?.devNumber {
+                let mounts = kernel.mountPoints(devNumber: num)
+                if let m = mounts.first {
+                    throw PathCoreError(.conflict, "\(d) is mounted on \(m); unmount it or use force", key: d)
+                }
+            }
+        }
+    }
+
+    /// Removes a map with bounded retries; a map still open is removed deferred under force.
+    func removeMap(_ map: String, force: Bool) throws {
+        var lastError: (any Error)? = nil
+        for attempt in 0..<3 {
+            do {
+                try dm.remove(map, deferred: false)
+                return
+            } catch let e as HostStorageError where e.code == .busy {
+                lastError = e
+                if attempt < 2 { _ = try? dm.message(map, DMMessage.failIfNoPath.text) }
+            }
+        }
+        if force {
+            try dm.remove(map, deferred: true)
+            logger.warning("map busy; deferred removal requested", metadata: ["dm.map": "\(map)"])
+            return
+        }
+        throw lastError ?? HostStorageError(.busy, "map \(map) is busy")
+    }
+
+    // MARK: extend, paths, checks
+
+    /// Rescans every path, refuses if they disagree on size, resizes the map; returns the
+    /// new size in bytes.
+    public func extend(_ request: ExtendVolumeRequest) async throws -> ExtendVolumeResponse {
+        let spec = try request.spec()
+        let key = volumeKey(spec.wwn, fallback: "")
+        return try await locks.withLock([key]) { [self] in
+            let devices = try volumeDevices(spec, topo: topology())
+            guard !devices.isEmpty else { throw PathCoreError(.missing, "the volume has no SCSI device on this host", key: "wwn") }
+            try await Blocking.run { [kernel] in for d in devices { try kernel.rescan(d.hctl) } }
+            let after = topology().allPaths.filter { p in devices.contains { $0.hctl == p.hctl } }
+            let size = try VolumeResize.agreedSize(after.map { ($0.device ?? $0.hctl.description, $0.sizeBytes ?? 0) })
+            if settings.useMultipath, let wwn = spec.wwn ?? after.first?.wwn.flatMap({ try? WWN($0) }) {
+                try await Blocking.run { [dm] in
+                    guard try dm.info(wwn.value) != nil, let line = try dm.table(wwn.value).first else { return }
+                    guard line.length != size / 512 else { return }
+                    try dm.reload(wwn.value, targets: [DMTargetLine(start: 0, length: size / 512, type: line.type, params: line.params)])
+                }
+            }
+            logger.info("volume extended", metadata: ["volume.wwn": "\(spec.wwn?.value ?? "?")", "volume.bytes": "\(size)"])
+            return ExtendVolumeResponse(newSize: size)
+        }
+    }
+
+    public func volumePaths(_ request: GetVolumePathsRequest) async throws -> GetVolumePathsResponse {
+        let spec = try request.spec()
+        return GetVolumePathsResponse(paths: try volumeDevices(spec, topo: topology()).compactMap { $0.name.map { "/dev/\($0)" } })
+    }
+
+    func volumeDevices(_ spec: ConnectionSpec, topo: Topology) throws -> [SCSIDeviceInfo] {
+        switch spec {
+        case .iscsi(let s): ISCSIPlanner.devices(of: s, sessions: topo.sessionInfos, devices: topo.deviceInfos)
+        case .fc(let s): FCPlanner.devices(of: s, hosts: topo.fcHostInfos, remotePorts: topo.remotePortInfos, devices: topo.deviceInfos)
+        }
+    }
+
+    /// Reads the first 4 KiB of the device (as os-brick's check_valid_device does).
+    public func checkValidDevice(_ request: CheckValidDeviceRequest) async throws -> CheckValidDeviceResponse {
+        let path = try request.validatedPath()
+        do {
+            try await Blocking.run { try BlockDeviceProbe.readFirstBlock(path) }
+            return CheckValidDeviceResponse(valid: true)
+        } catch {
+            return CheckValidDeviceResponse(valid: false, reason: "\(error)")
+        }
+    }
+}
+
+extension DetachStep {
+    /// Steps `force` may give up on (reported in ignored_errors): flushing and failing
+    /// queueing. Deleting devices and removing maps are never skipped silently.
+    var isGivenUpUnderForce: Bool {
+        switch self {
+        case .failIfNoPath, .flushMap, .flushDevice: true
+        default: false
+        }
+    }
+}

@@ -1,0 +1,290 @@
+import HostStorage
+import Logging
+import PathAPI
+import PathCore
+
+/// Settings of the attach/detach engine (from pathagent's config file).
+public struct EngineSettings: Sendable {
+    public var roots: HostRoots
+    public var useMultipath: Bool
+    public var enforceMultipath: Bool
+    /// iSCSI session recovery timeout (the iSCSI form of fast_io_fail_tmo).
+    public var recoveryTimeout: Int
+    public var loginTimeoutSeconds: Int
+    /// Deadline for devices to appear after a scan, or to go away after a delete.
+    public var scanTimeoutSeconds: Double
+    public var multipathConfig: MultipathConfig?
+    /// Apply Pure's recommended sysfs settings to new paths (timeout, queue).
+    public var tunePaths: Bool
+
+    public init(roots: HostRoots = .live, useMultipath: Bool = true, enforceMultipath: Bool = false, recoveryTimeout: Int = 10,
+                loginTimeoutSeconds: Int = 30, scanTimeoutSeconds: Double = 20, multipathConfig: MultipathConfig? = nil,
+                tunePaths: Bool = true) {
+        self.roots = roots
+        self.useMultipath = useMultipath
+        self.enforceMultipath = enforceMultipath
+        self.recoveryTimeout = recoveryTimeout
+        self.loginTimeoutSeconds = loginTimeoutSeconds
+        self.scanTimeoutSeconds = scanTimeoutSeconds
+        self.multipathConfig = multipathConfig
+        self.tunePaths = tunePaths
+    }
+}
+
+/// The os-brick-style volume operations against the real kernel: iSCSI logins through
+/// open-iscsi, targeted SCSI scans, WWN checks, device-mapper multipath maps, and exact
+/// detaches. Locks are per volume WWN and per portal.
+public final class VolumeEngine: Sendable {
+    public let settings: EngineSettings
+    let kernel: KernelHost
+    let admin: any ISCSIAdmin
+    let dm: any DeviceMapperControl
+    let locks: KeyedLocks
+    let logger: Logger
+
+    public init(settings: EngineSettings, admin: any ISCSIAdmin = OpenISCSIAdmin(), dm: any DeviceMapperControl = LibDeviceMapper(),
+                locks: KeyedLocks = KeyedLocks(), logger: Logger = Logger(label: "pathagent.engine")) {
+        self.settings = settings
+        self.kernel = KernelHost(roots: settings.roots)
+        self.admin = admin
+        self.dm = dm
+        self.locks = locks
+        self.logger = logger
+    }
+
+    func topology() -> Topology { Inventory.scan(roots: settings.roots, options: .init(queueSettings: false)) }
+
+    // MARK: connect
+
+    public func connect(_ request: ConnectVolumeRequest) async throws -> ConnectVolumeResponse {
+        switch try request.spec() {
+        case .iscsi(let spec): return try await connectISCSI(spec)
+        case .fc(let spec): return try await connectFC(spec)
+        }
+    }
+
+    func volumeKey(_ wwn: WWN?, fallback: String) -> String { "volume:" + (wwn?.value ?? fallback) }
+
+    func connectISCSI(_ spec: ISCSIConnectionSpec) async throws -> ConnectVolumeResponse {
+        let key = volumeKey(spec.wwn, fallback: spec.paths.map { "\($0.iqn)/\($0.scsiLUN)" }.sorted().joined(separator: ","))
+        return try await locks.withLock([key]) { [self] in
+            var timer = StepTimer()
+            let waiter = DeviceWaiter()
+            let plan = ISCSIPlanner.attach(
+                spec, sessions: topology().sessionInfos,
+                options: ISCSIAttachOptions(useMultipath: settings.useMultipath, enforceMultipath: settings.enforceMultipath,
+                                            recoveryTimeout: settings.recoveryTimeout))
+            timer.mark("plan")
+            // log in to every new portal in parallel (each under its portal's lock)
+            var loginErrors: [Int: any Error] = [:]
+            try await withThrowingTaskGroup(of: (Int, (any Error)?).self) { group in
+                for (i, login) in plan.logins.enumerated() {
+                    group.addTask { [self] in
+                        do {
+                            try await locks.withLock(["portal:\(login.portal.argument)"]) {
+                                try await Blocking.run { [admin] in
+                                    try admin.prepareNode(login)
+                                    try admin.login(portal: login.portal, iqn: login.iqn)
+                                }
+                            }
+                            return (i, nil)
+                        } catch { return (i, error) }
+                    }
+                }
+                for try await (i, e) in group { if let e { loginErrors[i] = e } }
+            }
+            for (i, e) in loginErrors.sorted(by: { $0.key < $1.key }) {
+                logger.warning("iSCSI login failed", metadata: ["iscsi.portal": "\(plan.logins[i].portal)", "iscsi.target": "\(plan.logins[i].iqn)", "error": "\(e)"])
+            }
+            timer.mark("login")
+            // targeted scans on every session of the volume
+            let sessionsNow = topology().sessionInfos
+            var expected: [(host: Int, lun: UInt64, portal: ISCSIPortal, iqn: String)] = []
+            var failures: [String] = loginErrors.map { "\(plan.logins[$0.key].portal): \($0.value)" }
+            for p in plan.paths {
+                switch p.session {
+                case .reuse(let s):
+                    guard let h = s.hostNumber else { continue }
+                    try kernel.scan(p.scan(host: h))
+                    expected.append((h, p.path.scsiLUN, p.path.portal, p.path.iqn))
+                case .login(let i):
+                    guard loginErrors[i] == nil else { continue }
+                    guard let s = sessionsNow.first(where: { $0.matches(portal: p.path.portal, iqn: p.path.iqn) && $0.state == .loggedIn }),
+                        let h = s.hostNumber
+                    else {
+                        failures.append("\(p.path.portal): no session after login")
+                        continue
+                    }
+                    try kernel.scan(p.scan(host: h))
+                    expected.append((h, p.path.scsiLUN, p.path.portal, p.path.iqn))
+                case .waitForRecovery(let s):
+                    failures.append("\(p.path.portal): session \(s.sessionID) is recovering")
+                }
+            }
+            guard !expected.isEmpty else {
+                throw PathCoreError(.unsupported, "no iSCSI path could be set up: \(failures.joined(separator: "; "))")
+            }
+            timer.mark("scan")
+            // wait for each expected device to appear with its block device and WWN
+            let want = expected
+            let devices: [ScsiPath] = try await waiter.wait(
+                "\(want.count) SCSI device(s) LUN \(want[0].lun)", timeoutSeconds: settings.scanTimeoutSeconds
+            ) {
+                let paths = topology().allPaths
+                var found: [ScsiPath] = []
+                for e in want {
+                    guard let d = paths.first(where: { $0.hctl.host == e.host && $0.hctl.lun == e.lun }),
+                        d.device != nil, d.wwn != nil, d.devNumber != nil, d.sizeBytes != nil
+                    else { return nil }
+                    found.append(d)
+                }
+                return found
+            }
+            timer.mark("wait_devices")
+            let wwn = try verifyWWN(devices, expected: spec.wwn)
+            timer.mark("verify_wwn")
+            if settings.enforceMultipath && devices.count < 2 {
+                throw PathCoreError(.unsupported, "multipath is enforced but only \(devices.count) path came up (\(failures.joined(separator: "; ")))")
+            }
+            if settings.tunePaths { tune(devices) }
+            let deviceInfo = try await buildMap(wwn: wwn, devices: devices, waiter: waiter)
+            timer.mark("map")
+            let degraded = devices.count < spec.paths.count
+            logger.info("volume attached", metadata: [
+                "volume.wwn": "\(wwn)", "volume.path": "\(deviceInfo.path)", "volume.paths": "\(devices.count)/\(spec.paths.count)",
+                "volume.ms": "\(timer.totalMillis)",
+            ])
+            return ConnectVolumeResponse(
+                deviceInfo: deviceInfo,
+                paths: devices.map { d in
+                    PathInfo(hctl: d.hctl, device: d.device, transport: "iscsi", portal: d.iscsi?.portal, targetIQN: d.iscsi?.target,
+                             state: d.state)
+                },
+                degraded: degraded, timings: timer.timings)
+        }
+    }
+
+    func connectFC(_ spec: FCConnectionSpec) async throws -> ConnectVolumeResponse {
+        let key = volumeKey(spec.wwn, fallback: spec.targets.map { "\($0.wwpn)/\($0.scsiLUN)" }.sorted().joined(separator: ","))
+        return try await locks.withLock([key]) { [self] in
+            var timer = StepTimer()
+            let waiter = DeviceWaiter()
+            let topo = topology()
+            let plan = try FCPlanner.scan(spec, hosts: topo.fcHostInfos, remotePorts: topo.remotePortInfos)
+            guard !plan.scans.isEmpty else {
+                throw PathCoreError(.unsupported, "no online FC remote port matches the volume's targets: \(plan.skipped.joined(separator: "; "))")
+            }
+            for s in plan.scans { try kernel.scan(s) }
+            timer.mark("scan")
+            let luns = Set(spec.targets.map(\.scsiLUN))
+            let hosts = Set(plan.scans.map(\.host))
+            let minimum = plan.expectedAddresses.isEmpty ? 1 : plan.expectedAddresses.count
+            let devices: [ScsiPath] = try await waiter.wait("FC devices of LUN \(luns.sorted())", timeoutSeconds: settings.scanTimeoutSeconds) {
+                let found = topology().allPaths.filter {
+                    hosts.contains($0.hctl.host) && luns.contains($0.hctl.lun) && $0.transport == .fc && $0.device != nil && $0.wwn != nil
+                }
+                return found.count >= minimum ? found : nil
+            }
+            timer.mark("wait_devices")
+            let wwn = try verifyWWN(devices, expected: spec.wwn)
+            if settings.tunePaths { tune(devices) }
+            let info = try await buildMap(wwn: wwn, devices: devices, waiter: waiter)
+            timer.mark("map")
+            return ConnectVolumeResponse(
+                deviceInfo: info,
+                paths: devices.map { PathInfo(hctl: $0.hctl, device: $0.device, transport: "fc", targetWWPN: $0.fc?.targetPortName,
+                                              initiatorWWPN: $0.fc?.hostPortName, state: $0.state) },
+                degraded: devices.count < max(minimum, 1), timings: timer.timings)
+        }
+    }
+
+    /// Every device must show the expected WWN (from the properties' `wwn`), or all must
+    /// agree when none was given. A device with another WWN is removed and the attach fails.
+    func verifyWWN(_ devices: [ScsiPath], expected: WWN?) throws -> WWN {
+        let seen = devices.compactMap { d in d.wwn.flatMap { try? WWN($0) }.map { (d, $0) } }
+        let target = expected ?? seen.first?.1
+        guard let target else { throw PathCoreError(.missing, "the new devices report no WWN (VPD 0x83)") }
+        let wrong = seen.filter { $0.1 != target }
+        if !wrong.isEmpty {
+            for (d, w) in wrong {
+                do { try kernel.deleteDevice(name: d.device, hctl: d.hctl, expected: w) } catch {
+                    logger.error("cannot remove a device with the wrong WWN", metadata: ["path.dev": "\(d.device ?? "?")", "error": "\(error)"])
+                }
+            }
+            let list = wrong.map { "\($0.0.device ?? "?") (\($0.0.hctl)) has \($0.1)" }.joined(separator: ", ")
+            throw PathCoreError(.conflict, "WWN mismatch: expected \(target), but \(list); those devices were removed and nothing was attached", key: "wwn")
+        }
+        return target
+    }
+
+    /// Pure's recommended per-path sysfs settings; a refused value is logged with its file.
+    func tune(_ devices: [ScsiPath]) {
+        for d in devices where d.vendor == "PURE" {
+            guard let name = d.device else { continue }
+            let writes: [(String, String)] = [
+                ("bus/scsi/devices/\(d.hctl)/timeout", "60"),
+                ("class/block/\(name)/queue/scheduler", "none"),
+                ("class/block/\(name)/queue/add_random", "0"),
+                ("class/block/\(name)/queue/rq_affinity", "2"),
+                ("class/block/\(name)/queue/max_sectors_kb", "4096"),
+            ]
+            for (file, value) in writes {
+                do { try kernel.write(file, value) } catch {
+                    logger.warning("kernel refused a recommended setting", metadata: ["path.dev": "\(name)", "sysfs.file": "\(file)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Builds (or extends) the volume's multipath map and returns os-brick's device_info.
+    func buildMap(wwn: WWN, devices: [ScsiPath], waiter: DeviceWaiter) async throws -> DeviceInfo {
+        guard settings.useMultipath else {
+            let d = devices[0]
+            return DeviceInfo(scsiWWN: wwn.value, path: "/dev/\(d.device!)", multipathID: nil)
+        }
+        let infos = try devices.map { d in
+            MultipathPathInfo(device: try DeviceNumber(d.devNumber!), name: d.device!,
+                              deviceState: SCSIDeviceState(rawValue: d.state) ?? .offline,
+                              sizeSectors: d.sizeBytes.map { $0 / 512 })
+        }
+        let sizes = devices.map { (device: $0.device!, bytes: $0.sizeBytes ?? 0) }
+        let size = try VolumeResize.agreedSize(sizes)
+        let s = try PropertySelection.select(vendor: devices[0].vendor, product: devices[0].model, config: settings.multipathConfig)
+        let plan = try MultipathMapPlanner.plan(wwn: wwn, sizeSectors: size / 512, paths: infos, settings: s)
+        let line = DMTargetLine(start: 0, length: plan.table.length, type: "multipath", params: try plan.table.renderedParams())
+        let state: DMDeviceState = try await Blocking.run { [dm] in
+            if let existing = try dm.info(plan.name) {
+                guard existing.uuid == plan.dmUUID else {
+                    throw PathCoreError(.conflict, "a device-mapper device named \(plan.name) exists with uuid '\(existing.uuid)', not \(plan.dmUUID)")
+                }
+                let current = try dm.table(plan.name).first.map { try DMTable.parse(params: $0.params, start: $0.start, length: $0.length) }
+                if current.map({ MultipathMapPlanner.reload(current: $0, desired: plan.table).needsReload }) ?? true {
+                    try dm.reload(plan.name, targets: [line])
+                }
+            } else {
+                try dm.create(plan.name, uuid: plan.dmUUID, targets: [line], readOnly: false)
+            }
+            for m in plan.messagesAfterLoad { try dm.message(plan.name, m.text) }
+            guard let st = try dm.info(plan.name) else {
+                throw HostStorageError(.deviceMapper, "map \(plan.name) vanished right after it was created")
+            }
+            return st
+        }
+        let node = state.kernelName
+        _ = try await waiter.wait("/dev/\(node)", timeoutSeconds: settings.scanTimeoutSeconds) { () -> Bool? in kernel.exists(dev: node) ? true : nil }
+        return DeviceInfo(scsiWWN: wwn.value, path: "/dev/\(node)", multipathID: wwn.value)
+    }
+}
+
+/// Per-step timings for responses and logs.
+struct StepTimer: Sendable {
+    private var last = MonotonicClock.nanos()
+    private let start = MonotonicClock.nanos()
+    private(set) var timings: [StepTiming] = []
+    mutating func mark(_ step: String) {
+        let now = MonotonicClock.nanos()
+        timings.append(StepTiming(step: step, milliseconds: Double(now - last) / 1e6))
+        last = now
+    }
+    var totalMillis: Int { Int((MonotonicClock.nanos() - start) / 1_000_000) }
+}
