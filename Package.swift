@@ -52,6 +52,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(name: "pathctl", dependencies: ["PathCtlKit"]),
+        // lab test support: one engine operation in-process (see its header)
+        .executableTarget(
+            name: "engine-probe",
+            dependencies: ["PathAgentCore", "PathAPI", "PathCore", "HostStorage", .product(name: "Logging", package: "swift-log")]),
 
         // ---- tests ----
         .testTarget(name: "PathCoreTests", dependencies: ["PathCore", "HostStorage"]),
