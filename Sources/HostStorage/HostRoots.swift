@@ -1,5 +1,7 @@
+import Dispatch
 import Glibc
 import PathCore
+import Synchronization
 
 /// The kernel and configuration roots the agent reads. Every piece of logic takes these
 /// as a parameter so tests and `pathctl --root DIR` can point them at a fixture tree
@@ -38,9 +40,25 @@ public enum MonotonicClock {
 
 /// Reads the whole topology from `roots.sys` and records how long it took.
 public enum Inventory {
-    public static func scan(roots: HostRoots = .live, options: TopologyScanner.Options = .init()) -> Topology {
+    /// Devices are read on up to `threads` threads (default: one per CPU) when there
+    /// are many of them; sysfs reads are independent system calls.
+    public static func scan(roots: HostRoots = .live, options: TopologyScanner.Options = .init(), threads: Int? = nil) -> Topology {
         let t0 = MonotonicClock.nanos()
-        var topo = TopologyScanner(sysfs: DiskSysfs(root: roots.sys), options: options).scan()
+        let scanner = TopologyScanner(sysfs: DiskSysfs(root: roots.sys), options: options)
+        let n = max(1, threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        var topo = scanner.scan { names, sessions, fcHosts in
+            guard n > 1, names.count >= 128 else {
+                return scanner.scanPaths(names: names, sessions: sessions, fcHosts: fcHosts)
+            }
+            let chunk = (names.count + n - 1) / n
+            let results = Mutex([[ScsiPath]](repeating: [], count: n))
+            DispatchQueue.concurrentPerform(iterations: n) { i in
+                let part = Array(names[min(names.count, i * chunk)..<min(names.count, (i + 1) * chunk)])
+                let paths = scanner.scanPaths(names: part, sessions: sessions, fcHosts: fcHosts)
+                results.withLock { $0[i] = paths }
+            }
+            return results.withLock { $0.flatMap { $0 } }
+        }
         topo.inventory.micros = Int64((MonotonicClock.nanos() - t0) / 1000)
         return topo
     }

@@ -14,9 +14,16 @@ public protocol SysfsSource: Sendable {
     func link(_ path: String) -> String?
     /// Raw bytes of a binary attribute (`vpd_pg83`, `inquiry`); nil when absent.
     func binary(_ path: String) -> [UInt8]?
+    /// Several attributes of one directory, in order (nil for each one absent). A real
+    /// tree resolves the directory once; the default reads them one by one.
+    func attributes(in dir: String, _ names: [String]) -> [String?]
 }
 
 extension SysfsSource {
+    public func attributes(in dir: String, _ names: [String]) -> [String?] {
+        names.map { attribute(dir + "/" + $0) }
+    }
+
     /// Resolves a relative symlink target against the directory holding the link and
     /// returns the normalized tree-relative path (no `..`, no leading slash).
     public func resolvedLink(_ path: String) -> String? {

@@ -23,8 +23,11 @@ struct PathsCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    @Flag(name: .long, help: "Also read each path's block queue settings (scheduler, add_random, rq_affinity, max_sectors_kb, discard_max_bytes).")
+    var queue = false
+
     func run() throws {
-        let topo = Inventory.scan(roots: global.roots)
+        let topo = Inventory.scan(roots: global.roots, options: .init(queueSettings: queue))
         if global.json {
             try Output.json(topo)
         } else {

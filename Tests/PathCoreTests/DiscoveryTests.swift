@@ -12,7 +12,7 @@ enum Fixture {
 
 @Suite("discovery on fixture trees")
 struct DiscoveryTests {
-    let healthy = TopologyScanner(sysfs: Fixture.sysfs("iscsi-fc-dm")).scan()
+    let healthy = TopologyScanner(sysfs: Fixture.sysfs("iscsi-fc-dm"), options: .init(queueSettings: true)).scan()
     let degraded = TopologyScanner(sysfs: Fixture.sysfs("iscsi-fc-dm-degraded")).scan()
 
     @Test func groupsPathsIntoVolumesByWWN() throws {

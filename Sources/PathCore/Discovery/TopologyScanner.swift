@@ -11,9 +11,11 @@
 /// - `class/block/dm-N/{dev,size,dm/name,dm/uuid,dm/suspended,slaves/}`.
 public struct TopologyScanner: Sendable {
     public struct Options: Sendable {
-        /// Read each path's block queue settings (5 more reads a path).
+        /// Also read each path's tuning: block queue settings, SCSI command timeout and
+        /// provisioning_mode (7 more reads a path; `doctor` and `paths --queue` want them,
+        /// attach/detach and the plain inventory do not).
         public var queueSettings: Bool
-        public init(queueSettings: Bool = true) { self.queueSettings = queueSettings }
+        public init(queueSettings: Bool = false) { self.queueSettings = queueSettings }
     }
 
     public let sysfs: any SysfsSource
@@ -26,10 +28,18 @@ public struct TopologyScanner: Sendable {
 
     /// Scans everything. `inventory.micros` is left 0: the caller owns the clock.
     public func scan() -> Topology {
+        scan(pathScanner: { names, sessions, fcHosts in scanPaths(names: names, sessions: sessions, fcHosts: fcHosts) })
+    }
+
+    /// Like `scan()`, with the per-device work handed to `pathScanner`, which gets the
+    /// `bus/scsi/devices` names and may split them across threads (HostStorage's
+    /// `Inventory` does, for large hosts); it must return `scanPaths(names:...)` results.
+    public func scan(pathScanner: ([String], [ISCSISession], [FCHost]) -> [ScsiPath]) -> Topology {
         let sessions = scanSessions()
         let fcHosts = scanFCHosts()
         let maps = scanMaps()
-        let paths = scanPaths(sessions: sessions, fcHosts: fcHosts)
+        let names = sysfs.entries("bus/scsi/devices").filter { $0.first?.isNumber == true }
+        let paths = pathScanner(names, sessions, fcHosts).sorted { $0.hctl < $1.hctl }
         let volumes = Self.group(paths: paths, maps: maps)
         return Topology(
             volumes: volumes, sessions: sessions, fcHosts: fcHosts, maps: maps,
@@ -141,12 +151,18 @@ public struct TopologyScanner: Sendable {
     // MARK: SCSI devices
 
     public func scanPaths(sessions: [ISCSISession], fcHosts: [FCHost]) -> [ScsiPath] {
+        scanPaths(names: sysfs.entries("bus/scsi/devices"), sessions: sessions, fcHosts: fcHosts)
+    }
+
+    /// Reads the SCSI devices named (entries of `bus/scsi/devices`; others are skipped).
+    public func scanPaths(names: [String], sessions: [ISCSISession], fcHosts: [FCHost]) -> [ScsiPath] {
         let sessionByName = Dictionary(sessions.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var rportByName: [String: (FCHost, FCRemotePort)] = [:]
         for h in fcHosts { for r in h.remotePorts { rportByName[r.name] = (h, r) } }
 
         var out: [ScsiPath] = []
-        for name in sysfs.entries("bus/scsi/devices") {
+        out.reserveCapacity(names.count)
+        for name in names {
             guard name.first?.isNumber == true, let hctl = try? HCTL(name) else { continue }
             let link = "bus/scsi/devices/\(name)"
             let dev = sysfs.resolvedLink(link) ?? link
@@ -174,25 +190,32 @@ public struct TopologyScanner: Sendable {
             var queue: QueueSettings? = nil
             if let block {
                 let b = "\(dev)/block/\(block)"
-                devNumber = sysfs.attribute("\(b)/dev")
-                size = sysfs.attribute("\(b)/size").flatMap { UInt64($0) }.map { $0 * 512 }
+                let a = sysfs.attributes(in: b, ["dev", "size"])
+                devNumber = a[0]
+                size = a[1].flatMap { UInt64($0) }.map { $0 * 512 }
                 if options.queueSettings { queue = readQueue("\(b)/queue") }
             }
-            let provisioning = sysfs.entries("\(dev)/scsi_disk").first.flatMap {
-                sysfs.attribute("\(dev)/scsi_disk/\($0)/provisioning_mode")
+            var provisioning: String? = nil
+            var timeout: Int? = nil
+            if options.queueSettings {
+                provisioning = sysfs.entries("\(dev)/scsi_disk").first.flatMap {
+                    sysfs.attribute("\(dev)/scsi_disk/\($0)/provisioning_mode")
+                }
+                timeout = sysfs.attribute("\(dev)/timeout").flatMap { Int($0) }
             }
+            let a = sysfs.attributes(in: dev, ["state", "vendor", "model", "rev", "wwid", "access_state"])
             out.append(
                 ScsiPath(
                     hctl: hctl, device: block, devNumber: devNumber, sg: sg, transport: transport,
-                    state: sysfs.attribute("\(dev)/state") ?? "unknown",
-                    vendor: (sysfs.attribute("\(dev)/vendor") ?? "").trimmingWhitespace(),
-                    model: (sysfs.attribute("\(dev)/model") ?? "").trimmingWhitespace(),
-                    revision: (sysfs.attribute("\(dev)/rev") ?? "").trimmingWhitespace(),
-                    wwn: sysfs.attribute("\(dev)/wwid").flatMap { try? WWN($0).value },
+                    state: a[0] ?? "unknown",
+                    vendor: (a[1] ?? "").trimmingWhitespace(),
+                    model: (a[2] ?? "").trimmingWhitespace(),
+                    revision: (a[3] ?? "").trimmingWhitespace(),
+                    wwn: a[4].flatMap { try? WWN($0).value },
                     sizeBytes: size,
-                    timeoutSeconds: sysfs.attribute("\(dev)/timeout").flatMap { Int($0) },
+                    timeoutSeconds: timeout,
                     queue: queue, provisioningMode: provisioning,
-                    accessState: nonEmpty(sysfs.attribute("\(dev)/access_state")),
+                    accessState: nonEmpty(a[5]),
                     iscsi: iscsi, fc: fc))
         }
         return out.sorted { $0.hctl < $1.hctl }
