@@ -65,7 +65,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]),
-        .testTarget(name: "FlashArrayTests", dependencies: ["FlashArray", "PathCore"]),
+        .testTarget(name: "FlashArrayTests", dependencies: ["FlashArray", "PathCore", "fa-sim"], exclude: ["Fixtures", "pyclient"]),
 
         // ---- tests ----
         .testTarget(name: "PathCoreTests", dependencies: ["PathCore"]),
