@@ -58,8 +58,8 @@ public struct ArrayTargets: Sendable {
     public var arrayName: String
     public var lun: Int
     /// Ports of the array's ready controllers (see `FlashArrayClient.validPorts()`).
-    public var ports: [Port]
-    public init(arrayName: String, lun: Int, ports: [Port]) { self.arrayName = arrayName; self.lun = lun; self.ports = ports }
+    public var ports: [ArrayPort]
+    public init(arrayName: String, lun: Int, ports: [ArrayPort]) { self.arrayName = arrayName; self.lun = lun; self.ports = ports }
 }
 
 /// CHAP credentials for a host (Cinder: username = connector host, a generated secret).

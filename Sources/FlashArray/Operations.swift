@@ -19,11 +19,11 @@ extension FlashArrayClient {
     }
 
     public func controllers() async throws -> [Controller] { try await list("controllers", Controller.self) }
-    public func ports() async throws -> [Port] { try await list("ports", Port.self) }
+    public func ports() async throws -> [ArrayPort] { try await list("ports", ArrayPort.self) }
     public func networkInterfaces() async throws -> [NetworkInterface] { try await list("network-interfaces", NetworkInterface.self) }
 
     /// Ports of every ready controller, as Cinder's `_get_valid_ports` picks them.
-    public func portsOfReadyControllers() async throws -> [Port] {
+    public func portsOfReadyControllers() async throws -> [ArrayPort] {
         let ready = Set(try await controllers().filter(\.isReady).compactMap(\.name))
         guard !ready.isEmpty else { throw FlashArrayError(.unsupported, "no controller of the array is ready") }
         return try await ports().filter { p in p.controllerName.map(ready.contains) ?? false }
@@ -31,15 +31,15 @@ extension FlashArrayClient {
 
     // MARK: hosts
 
-    public func hosts(names: [String]? = nil) async throws -> [Host] {
-        try await list("hosts", Host.self, query: names.map { [Self.names($0)] } ?? [])
+    public func hosts(names: [String]? = nil) async throws -> [ArrayHost] {
+        try await list("hosts", ArrayHost.self, query: names.map { [Self.names($0)] } ?? [])
     }
 
     /// The local host object that holds this initiator (IQN or FC WWPN), or nil.
-    public func host(initiator: String) async throws -> Host? {
+    public func host(initiator: String) async throws -> ArrayHost? {
         let isIQN = initiator.lowercased().hasPrefix("iqn.") || initiator.lowercased().hasPrefix("eui.")
         let filter = isIQN ? "iqns='\(initiator)'" : "wwns='\(Self.fcWWN(initiator))'"
-        let found = try await list("hosts", Host.self, query: [("filter", filter)])
+        let found = try await list("hosts", ArrayHost.self, query: [("filter", filter)])
         let norm = isIQN ? initiator.lowercased() : Self.plainWWN(initiator)
         return found.first { h in
             isIQN ? (h.iqns ?? []).contains { $0.lowercased() == norm }
@@ -48,15 +48,15 @@ extension FlashArrayClient {
     }
 
     @discardableResult
-    public func createHost(name: String, _ spec: HostPost) async throws -> Host {
-        let items = try await write(.POST, "hosts", Host.self, query: [Self.names([name])], body: try Self.encode(spec))
+    public func createHost(name: String, _ spec: HostPost) async throws -> ArrayHost {
+        let items = try await write(.POST, "hosts", ArrayHost.self, query: [Self.names([name])], body: try Self.encode(spec))
         guard let h = items.first else { throw FlashArrayError(.malformed, "POST hosts returned no item") }
         return h
     }
 
     @discardableResult
-    public func updateHost(name: String, _ spec: HostPost) async throws -> Host? {
-        try await write(.PATCH, "hosts", Host.self, query: [Self.names([name])], body: try Self.encode(spec)).first
+    public func updateHost(name: String, _ spec: HostPost) async throws -> ArrayHost? {
+        try await write(.PATCH, "hosts", ArrayHost.self, query: [Self.names([name])], body: try Self.encode(spec)).first
     }
 
     public func deleteHost(name: String) async throws {

@@ -91,9 +91,9 @@ public enum PathHealthAnalyzer {
     /// One target array as the analyzer needs it.
     public struct ArrayView: Sendable {
         public var name: String
-        public var ports: [Port]
+        public var ports: [ArrayPort]
         public var readyControllers: Set<String>
-        public init(name: String, ports: [Port], readyControllers: Set<String>) { self.name = name; self.ports = ports; self.readyControllers = readyControllers }
+        public init(name: String, ports: [ArrayPort], readyControllers: Set<String>) { self.name = name; self.ports = ports; self.readyControllers = readyControllers }
     }
 
     public static func analyze(report: PathHealthReport, host: String, arrays: [ArrayView], uniformPair: Bool,
@@ -152,7 +152,7 @@ public enum PathHealthAnalyzer {
                           reportedAt: report.reportedAt, lastChange: lastChange)
     }
 
-    static func locate(_ p: PathHealthReport.PathReport, _ arrays: [ArrayView]) -> (ArrayView, Port)? {
+    static func locate(_ p: PathHealthReport.PathReport, _ arrays: [ArrayView]) -> (ArrayView, ArrayPort)? {
         for a in arrays {
             for port in a.ports {
                 if let tp = p.targetPortal, let pp = port.portal, tp == pp,

@@ -4,7 +4,7 @@ import PathCore
 
 /// What the host presents (the subset of os-brick's `get_connector_properties` the array needs).
 public struct HostConnector: Codable, Sendable, Equatable {
-    /// Host name (Cinder's `connector["host"]`).
+    /// ArrayHost name (Cinder's `connector["host"]`).
     public var host: String
     /// iSCSI initiator IQN.
     public var initiator: String?
@@ -203,7 +203,7 @@ public actor PureBackend {
         return health
     }
 
-    func resolveHost(_ r: PathHealthReport, on array: FlashArrayClient) async throws -> Host {
+    func resolveHost(_ r: PathHealthReport, on array: FlashArrayClient) async throws -> ArrayHost {
         if let n = r.hostName, let h = try await array.hosts(names: [n]).first { return h }
         for i in [r.initiatorIQN].compactMap({ $0 }) + r.initiatorWWPNs {
             if let h = try await array.host(initiator: i) { return h }
@@ -224,7 +224,7 @@ public actor PureBackend {
 extension FlashArrayClient {
     /// Cinder's `_get_valid_ports`: every port of every ready controller, plus ports named
     /// after LACP-bond / VIF network interfaces.
-    public func validPorts() async throws -> [Port] {
+    public func validPorts() async throws -> [ArrayPort] {
         var ports = try await portsOfReadyControllers()
         let bonds = try await networkInterfaces().filter { ["lacp_bond", "vif"].contains($0.eth?.subtype ?? "") }.compactMap { $0.name?.uppercased() }
         if !bonds.isEmpty {

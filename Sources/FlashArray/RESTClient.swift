@@ -69,7 +69,7 @@ public struct FlashArrayEndpoint: Sendable, CustomStringConvertible {
 /// Call `shutdown()` when done (it owns an `HTTPClient`).
 public actor FlashArrayClient {
     /// The REST versions whose shapes this module speaks, oldest first. The highest one the
-    /// array also offers is used. Host tags (path-health summaries) need 2.34 or later.
+    /// array also offers is used. ArrayHost tags (path-health summaries) need 2.34 or later.
     public static let supportedVersions: [String] = (4...36).map { "2.\($0)" }
     public static let hostTagsMinimumMinor = 34
 

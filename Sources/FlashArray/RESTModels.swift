@@ -106,7 +106,7 @@ public struct Controller: Codable, Sendable {
 
 /// `GET /ports` item: name `CT0.ETH4`, iSCSI `portal` `ip:port` + `iqn`, FC `wwn`
 /// (colon-separated upper-case hex on real arrays).
-public struct Port: Codable, Sendable, Hashable {
+public struct ArrayPort: Codable, Sendable, Hashable {
     public var name: String?
     public var iqn: String?
     public var nqn: String?
@@ -167,7 +167,7 @@ public struct HostPortConnectivity: Codable, Sendable, Hashable {
 }
 
 /// `GET /hosts` item.
-public struct Host: Codable, Sendable {
+public struct ArrayHost: Codable, Sendable {
     public var name: String?
     public var chap: Chap?
     public var connectionCount: Int?
