@@ -23,20 +23,25 @@ public struct FlashArrayEndpoint: Sendable, CustomStringConvertible {
     public var apiToken: Secret
     public var tls: TLSVerification
     /// Per-request timeout.
-    public var timeout: TimeAmount
+    public var timeout: Duration
+    /// TCP+TLS connect timeout (the HTTP client retries failed connects until it expires,
+    /// so a TLS verification failure is reported after this long).
+    public var connectTimeout: Duration
     /// Retries on 5xx/429 and on dropped connections (not on 4xx).
     public var maxRetries: Int
     /// First retry delay; doubles on each retry.
-    public var retryBackoff: TimeAmount
+    public var retryBackoff: Duration
 
     public init(address: String, apiToken: Secret, tls: TLSVerification = .verify(caPath: nil),
-                timeout: TimeAmount = .seconds(30), maxRetries: Int = 3, retryBackoff: TimeAmount = .milliseconds(200)) {
+                timeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10), maxRetries: Int = 3,
+                retryBackoff: Duration = .milliseconds(200)) {
         let (h, p) = Self.split(address)
         self.host = h
         self.port = p ?? 443
         self.apiToken = apiToken
         self.tls = tls
         self.timeout = timeout
+        self.connectTimeout = connectTimeout
         self.maxRetries = maxRetries
         self.retryBackoff = retryBackoff
     }
@@ -97,7 +102,7 @@ public actor FlashArrayClient {
             if let caPath { tls.trustRoots = try Self.trustRoots(caPath) }
         }
         var config = HTTPClient.Configuration(tlsConfiguration: tls)
-        config.timeout = .init(connect: endpoint.timeout, read: endpoint.timeout)
+        config.timeout = .init(connect: .init(endpoint.connectTimeout), read: .init(endpoint.timeout))
         config.httpVersion = .http1Only
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     }
@@ -231,14 +236,14 @@ public actor FlashArrayClient {
                 req.body = .bytes(body)
             }
             do {
-                let resp = try await http.execute(req, timeout: endpoint.timeout)
+                let resp = try await http.execute(req, timeout: .init(endpoint.timeout))
                 let data = try await resp.body.collect(upTo: 64 << 20)
                 let status = Int(resp.status.code)
                 if (status >= 500 || status == 429), attempt < endpoint.maxRetries {
                     attempt += 1
                     logger.info("array answered a retryable status; retrying",
                                 metadata: ["http.method": "\(method)", "http.path": "\(path)", "http.status": "\(status)", "retry": "\(attempt)"])
-                    try await Task.sleep(nanoseconds: UInt64(endpoint.retryBackoff.nanoseconds) << (attempt - 1))
+                    try await Task.sleep(for: endpoint.retryBackoff * (1 << (attempt - 1)))
                     continue
                 }
                 return RawResponse(status: status, headers: resp.headers, body: data)
@@ -250,7 +255,7 @@ public actor FlashArrayClient {
                     attempt += 1
                     logger.info("request to the array failed; retrying",
                                 metadata: ["http.method": "\(method)", "http.path": "\(path)", "error": "\(String(describing: error))", "retry": "\(attempt)"])
-                    try await Task.sleep(nanoseconds: UInt64(endpoint.retryBackoff.nanoseconds) << (attempt - 1))
+                    try await Task.sleep(for: endpoint.retryBackoff * (1 << (attempt - 1)))
                     continue
                 }
                 let what = kind == .tls
@@ -331,5 +336,12 @@ public actor FlashArrayClient {
         let b = try await request(method, resource, query: query, body: body)
         if b.readableBytes == 0 { return [] }
         return try Self.decode(ListResponse<T>.self, b, what: resource).items
+    }
+}
+
+extension TimeAmount {
+    init(_ d: Duration) {
+        let c = d.components
+        self = .nanoseconds(c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000)
     }
 }

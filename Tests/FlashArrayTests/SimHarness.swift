@@ -97,9 +97,9 @@ final class Simulator: @unchecked Sendable {
 
     var address: String { "127.0.0.1:\(port)" }
 
-    func endpoint(tls: TLSVerification? = nil, token: String? = nil, retries: Int = 3) -> FlashArrayEndpoint {
+    func endpoint(tls: TLSVerification? = nil, token: String? = nil, retries: Int = 3, connectTimeout: Duration = .seconds(5)) -> FlashArrayEndpoint {
         FlashArrayEndpoint(address: address, apiToken: Secret(token ?? self.token), tls: tls ?? .verify(caPath: pki.caPEM),
-                           timeout: .seconds(10), maxRetries: retries, retryBackoff: .milliseconds(20))
+                           timeout: .seconds(10), connectTimeout: connectTimeout, maxRetries: retries, retryBackoff: .milliseconds(20))
     }
 
     /// Calls a `/sim/` test hook (no auth) with curl-free Foundation networking avoided: via our own client's raw path.

@@ -39,11 +39,11 @@ import Testing
 
     @Test func wrongCAIsRefused() async throws {
         try await withSimulator { sim in
-            let c = try FlashArrayClient(endpoint: sim.endpoint(tls: .verify(caPath: sim.pki.wrongCAPEM), retries: 0))
+            let c = try FlashArrayClient(endpoint: sim.endpoint(tls: .verify(caPath: sim.pki.wrongCAPEM), retries: 0, connectTimeout: .seconds(1)))
             let e = await #expect(throws: FlashArrayError.self) { try await c.arrays() }
             #expect(e?.code == .tls, "\(String(describing: e))")
             // the system trust store does not know the test CA either
-            let sys = try FlashArrayClient(endpoint: sim.endpoint(tls: .verify(caPath: nil), retries: 0))
+            let sys = try FlashArrayClient(endpoint: sim.endpoint(tls: .verify(caPath: nil), retries: 0, connectTimeout: .seconds(1)))
             let e2 = await #expect(throws: FlashArrayError.self) { try await sys.arrays() }
             #expect(e2?.code == .tls)
             try await c.shutdown(); try await sys.shutdown()

@@ -34,8 +34,8 @@ struct MemoryLogHandler: LogHandler {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-        let md = self.metadata.merging(metadata ?? [:]) { _, b in b }
-        sink.append("\(level) \(message) \(md.map { "\($0)=\($1)" }.sorted().joined(separator: " "))")
+    func log(event: LogEvent) {
+        let md = self.metadata.merging(event.metadata ?? [:]) { _, b in b }
+        sink.append("\(event.level) \(event.message) \(md.map { "\($0)=\($1)" }.sorted().joined(separator: " "))")
     }
 }
