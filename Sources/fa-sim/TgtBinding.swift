@@ -10,19 +10,21 @@ final class TgtBinding: @unchecked Sendable {
     let dir: String
     let tgtadm: String
     let enabled: Bool
+    /// tgtd's management port (`tgtd -C N`), when not the default.
+    let controlPort: Int?
     var luns: [Int: String] = [:]      // lun -> serial
     var allowed: Set<String> = []
     var accounts: Set<String> = []
 
-    init(tid: Int, targetIQN: String, dir: String, tgtadm: String = "/usr/sbin/tgtadm", enabled: Bool) {
-        self.tid = tid; self.targetIQN = targetIQN; self.dir = dir; self.tgtadm = tgtadm; self.enabled = enabled
+    init(tid: Int, targetIQN: String, dir: String, tgtadm: String = "/usr/sbin/tgtadm", controlPort: Int? = nil, enabled: Bool) {
+        self.tid = tid; self.targetIQN = targetIQN; self.dir = dir; self.tgtadm = tgtadm; self.controlPort = controlPort; self.enabled = enabled
     }
 
     @discardableResult
     func run(_ args: [String]) -> (Int32, String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tgtadm)
-        p.arguments = ["--lld", "iscsi"] + args
+        p.arguments = (controlPort.map { ["-C", "\($0)"] } ?? []) + ["--lld", "iscsi"] + args
         let out = Pipe()
         p.standardOutput = out
         p.standardError = out

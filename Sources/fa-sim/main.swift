@@ -17,6 +17,7 @@ usage: fa-sim --cert PEM --key PEM (--api-token TOKEN | --api-token-file FILE) [
   --versions LIST        REST versions offered (default 2.0..2.36)
   --tgt DIR              bind volumes to tgt (tgtd must run): backing files in DIR
   --tgt-tid N            tgt target id (default 1)
+  --tgt-control-port N   tgtd management port (tgtd -C N), for a private tgtd
 Prints "fa-sim listening on PORT" on stdout when ready; stops on SIGTERM/SIGINT or stdin EOF with --stdin-eof.
 """
 
@@ -29,7 +30,7 @@ var args = Array(CommandLine.arguments.dropFirst())
 var opt = SimState.Options()
 var host = "127.0.0.1", port = 0
 var cert: String?, key: String?
-var tgtDir: String?, tgtTid = 1
+var tgtDir: String?, tgtTid = 1, tgtControl: Int?
 var stdinEOF = false
 var customISCSI: [(String, String)] = [], customFC: [(String, String)] = []
 func pair(_ s: String) -> (String, String) {
@@ -57,6 +58,7 @@ while !args.isEmpty {
     case "--versions": opt.versions = val().split(separator: ",").map(String.init)
     case "--tgt": tgtDir = val()
     case "--tgt-tid": tgtTid = Int(val()) ?? 1
+    case "--tgt-control-port": tgtControl = Int(val())
     case "--stdin-eof": stdinEOF = true
     case "-h", "--help": print(usage); exit(0)
     default: fail("unknown option \(a)")
@@ -66,7 +68,7 @@ guard let cert, let key else { fail("--cert and --key are required (the simulato
 guard !opt.apiToken.isEmpty else { fail("an API token is required") }
 if !customISCSI.isEmpty || !customFC.isEmpty { opt.iscsiPorts = customISCSI; opt.fcPorts = customFC }
 if let tgtDir {
-    let t = TgtBinding(tid: tgtTid, targetIQN: opt.targetIQN, dir: tgtDir, enabled: true)
+    let t = TgtBinding(tid: tgtTid, targetIQN: opt.targetIQN, dir: tgtDir, controlPort: tgtControl, enabled: true)
     guard t.setup() else { fail("could not create tgt target \(tgtTid) (is tgtd running, and are we root?)") }
     opt.tgt = t
 }
