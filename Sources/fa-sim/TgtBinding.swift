@@ -78,6 +78,10 @@ final class TgtBinding: @unchecked Sendable {
             run(["--op", "update", "--mode", "logicalunit", "--tid", "\(tid)", "--lun", "\(lun)", "--params", "thin_provisioning=1"])
             run(["--op", "update", "--mode", "logicalunit", "--tid", "\(tid)", "--lun", "\(lun)",
                  "--params", "vendor_id=PURE,product_id=FlashArray,scsi_sn=\(serial)"])
+            // tgt derives the NAA 6 designator of VPD 0x83 from scsi_id read as hex: this makes
+            // the LUN's WWN 3624a9370 + serial, as a FlashArray volume's
+            run(["--op", "update", "--mode", "logicalunit", "--tid", "\(tid)", "--lun", "\(lun)",
+                 "--params", "scsi_id=624a9370\(serial.lowercased())"])
             luns[lun] = serial
         }
         allow(initiators: initiators, chap: nil)

@@ -10,6 +10,10 @@ import Testing
                              "tgt tier: set PATHAGENT_TGT_TIER=1 (root, tgtd, libiscsi-bin)"))
 struct SimulatorTgtTierTests {
     static func run(_ tool: String, _ args: [String]) throws -> (Int32, String) {
+        let (rc, d) = try runData(tool, args)
+        return (rc, String(decoding: d, as: UTF8.self))
+    }
+    static func runData(_ tool: String, _ args: [String]) throws -> (Int32, Data) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tool)
         p.arguments = args
@@ -18,7 +22,7 @@ struct SimulatorTgtTierTests {
         try p.run()
         let d = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: d, as: UTF8.self))
+        return (p.terminationStatus, d)
     }
 
     @Test func connectBindsTheHostsIQNAtTheReturnedLUN() async throws {
@@ -74,6 +78,12 @@ struct SimulatorTgtTierTests {
             #expect(blocks?.contains("\(2 << 30)") == true, "\(cap)")
             let (rc2, inq) = try Self.run("/usr/bin/iscsi-inq", ["-i", me.initiator!, "-e", "1", "-c", "128", url])
             #expect(rc2 == 0 && inq.contains(vol.serial!), "\(inq)")
+            // VPD 0x83 carries the NAA 6 designator 624a9370<serial>: the host sees the volume's WWN
+            let (rc5, id) = try Self.runData("/usr/bin/iscsi-inq", ["-i", me.initiator!, "-e", "1", "-c", "131", url])
+            let naa = try [UInt8](hex: String(info.data.wwn.dropFirst()))
+            // iscsi-inq prints a designator with %s, so only the bytes before the first NUL show
+            let shown = naa.prefix { $0 != 0 }
+            #expect(rc5 == 0 && naa.count == 16 && shown.count >= 8 && id.range(of: Data(shown)) != nil, "VPD 0x83 lacks \(info.data.wwn)")
             // a host the volume is not connected to is refused by the ACL
             let (rc3, _) = try Self.run("/usr/bin/iscsi-readcapacity16", ["-i", "iqn.2026-11.net.example:stranger", url])
             #expect(rc3 != 0)
