@@ -61,6 +61,8 @@ public enum HealthFlag: String, Codable, Sendable, CaseIterable {
     case singleController = "single-controller"
     /// A volume on a uniform ActiveCluster pair has active paths to one array only.
     case singleArray = "single-array"
+    /// Paths report ALUA states, yet no active path is active/optimized (I/O goes the long way).
+    case noOptimizedPath = "no-optimized-path"
     /// Paths whose target port the array does not list (stale or foreign).
     case unknownTarget = "unknown-target"
     /// The array's `port_connectivity` and the agent's view disagree.
@@ -122,6 +124,8 @@ public enum PathHealthAnalyzer {
                 perArr[arr.name, default: PathCounts()].add(p.state)
             }
             if vAll.active == 0 { vflags.insert(.noPaths) }
+            let activeALUA = v.paths.filter { $0.state == .active }.compactMap(\.alua)
+            if !activeALUA.isEmpty, !activeALUA.contains("active/optimized") { vflags.insert(.noOptimizedPath) }
             if vAll.failed > 0 { vflags.insert(.failedPaths) }
             for a in arrays {
                 let ctls = vCtl[a.name] ?? [:]
@@ -136,7 +140,7 @@ public enum PathHealthAnalyzer {
             flags.formUnion(vflags)
         }
         // the array's view against ours
-        let agentHealthy = flags.isDisjoint(with: [.noPaths, .failedPaths, .singleController, .singleArray]) && !report.volumes.isEmpty
+        let agentHealthy = flags.isDisjoint(with: [.noPaths, .failedPaths, .singleController, .singleArray, .noOptimizedPath]) && !report.volumes.isEmpty
         if let st = arrayConnectivity?.status, !report.volumes.isEmpty {
             let arrayHealthy = st == "healthy"
             if arrayHealthy != agentHealthy { flags.insert(.arrayDisagrees) }

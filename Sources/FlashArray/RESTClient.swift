@@ -251,7 +251,8 @@ public actor FlashArrayClient {
                 throw e
             } catch {
                 let kind = Self.classify(error)
-                if kind == .transport, attempt < endpoint.maxRetries, !(error is CancellationError) {
+                // a dropped connection may have carried a write: only reads are retried
+                if kind == .transport, method == .GET, attempt < endpoint.maxRetries, !(error is CancellationError) {
                     attempt += 1
                     logger.info("request to the array failed; retrying",
                                 metadata: ["http.method": "\(method)", "http.path": "\(path)", "error": "\(String(describing: error))", "retry": "\(attempt)"])

@@ -51,6 +51,13 @@ import Testing
         #expect(h.flags.contains(.noPaths) && h.flags.contains(.unknownTarget))
     }
 
+    @Test func onlyNonOptimizedActivePathsAreFlagged() throws {
+        let r = try report([.init(targetPortal: "10.0.0.10:3260", state: .active, alua: "active/non-optimized"),
+                            .init(targetPortal: "10.0.0.11:3260", state: .active, alua: "active/non-optimized")])
+        let h = PathHealthAnalyzer.analyze(report: r, host: "h", arrays: [fa1], uniformPair: false, arrayConnectivity: nil)
+        #expect(h.flags == [.noOptimizedPath] && h.status == .degraded)
+    }
+
     @Test func tagsRoundTrip() throws {
         let h = PathHealthAnalyzer.analyze(report: try report([path("10.0.0.10:3260", .active), path("10.0.0.11:3260", .failed)]),
                                            host: "h", arrays: [fa1], uniformPair: false, arrayConnectivity: nil)

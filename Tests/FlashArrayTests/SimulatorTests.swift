@@ -300,9 +300,14 @@ import Testing
             try #require(p.terminationStatus == 0, "py-pure-client run failed (\(p.terminationStatus)): \(String(decoding: e, as: UTF8.self))")
             let obj = try #require(try JSONSerialization.jsonObject(with: o) as? [String: Any])
             #expect(obj["version"] as? String == "2.36")
-            let vols = obj["volumes"] as? [[String: Any]] ?? []
-            #expect(vols.count == 1 && obj["volumes_total"] as? Int == 1)
+            let vols = (obj["volumes"] as? [[String: Any]] ?? []).filter { $0["name"] as? String != "vol-from-py" }
+            #expect(vols.count == 1 && obj["volumes_total"] as? Int == 2)
             #expect(vols.first?["name"] as? String == "vol-py" && vols.first?["serial"] as? String == vol.serial)
+            // what py-pure-client wrote, our client reads
+            let c = try FlashArrayClient(endpoint: sim.endpoint())
+            let fromPy = try await c.volume(named: "vol-from-py")
+            #expect(fromPy.provisioned == 2 << 30 && fromPy.serial == obj["created_serial"] as? String)
+            try await c.shutdown()
             #expect((vols.first?["provisioned"] as? NSNumber)?.int64Value == 3 << 30)
             let hosts = obj["hosts"] as? [[String: Any]] ?? []
             #expect(hosts.first?["name"] as? String == PureBackend.purityHostName(connector))

@@ -21,6 +21,14 @@ def main():
     client = flasharray.Client(target, api_token=os.environ["FA_TOKEN"], verify_ssl=True,
                                configuration=Configuration(ssl_ca_cert=ca), timeout=10, retries=1)
     out = {"version": client.get_rest_version()}
+    # writes in py-pure-client's own request shapes, read back by the Swift module
+    made = client.post_volumes(names=["vol-from-py"], volume=flasharray.VolumePost(provisioned=1 << 30))
+    if made.status_code != 200:
+        raise SystemExit("post_volumes: %s" % made.errors[0].message)
+    grown = client.patch_volumes(names=["vol-from-py"], volume=flasharray.VolumePatch(provisioned=2 << 30))
+    if grown.status_code != 200:
+        raise SystemExit("patch_volumes: %s" % grown.errors[0].message)
+    out["created_serial"] = list(made.items)[0].serial
     vols = client.get_volumes()
     if vols.status_code != 200:
         raise SystemExit("get_volumes: %s" % vols.errors[0].message)
