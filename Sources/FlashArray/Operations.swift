@@ -47,6 +47,14 @@ extension FlashArrayClient {
         }
     }
 
+    /// The array's view of a host's paths (`port_connectivity`).
+    public func hostPortConnectivity(host name: String) async throws -> HostPortConnectivity? {
+        guard let h = try await hosts(names: [name]).first else {
+            throw FlashArrayError(.notFound, "host '\(name)' does not exist on the array")
+        }
+        return h.portConnectivity
+    }
+
     @discardableResult
     public func createHost(name: String, _ spec: HostPost) async throws -> ArrayHost {
         let items = try await write(.POST, "hosts", ArrayHost.self, query: [Self.names([name])], body: try Self.encode(spec))

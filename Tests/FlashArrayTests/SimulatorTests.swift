@@ -237,6 +237,7 @@ import Testing
             try await sim.hook("/sim/port-connectivity?host=\(single.host)&status=unhealthy&details=Single+Controller")
             let agreed = try await backend.recordHealth(report(.failed))
             #expect(agreed.flags == [.failedPaths, .singleController])
+            #expect(try await backend.primary.hostPortConnectivity(host: single.host) == HostPortConnectivity(details: "Single Controller", status: "unhealthy"))
             let read = try await backend.hostHealth(single.host)
             #expect(read.arrayDetails == "Single Controller" && read.perController["fa-sim:CT1"] == PathCounts(total: 1, active: 0, failed: 1))
             await backend.shutdown()
