@@ -11,6 +11,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // FlashArray control plane (REST client + array simulator)
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // ---- C system libraries (only HostStorage imports these) ----
@@ -56,6 +60,27 @@ let package = Package(
         .executableTarget(
             name: "engine-probe",
             dependencies: ["PathAgentCore", "PathAPI", "PathCore", "HostStorage", .product(name: "Logging", package: "swift-log")]),
+
+        // ---- control plane: FlashArray REST 2.x client, cinder.conf, connection properties ----
+        .target(
+            name: "FlashArray",
+            dependencies: [
+                "PathCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "fa-sim",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]),
+        .testTarget(name: "FlashArrayTests", dependencies: ["FlashArray", "PathCore", "fa-sim"], exclude: ["Fixtures", "pyclient"]),
 
         // ---- tests ----
         .testTarget(name: "PathCoreTests", dependencies: ["PathCore", "HostStorage"]),
