@@ -10,7 +10,7 @@ import Testing
     }
 
     @Test func wwnFromSerial() throws {
-        let v = try #require(try Fixtures.list("array/volume.json", Volume.self).first)
+        let v = try #require(try Fixtures.list("array/volume.json", FlashArray.Volume.self).first)
         #expect(try WWN.pure(serial: v.serial!).value == "3624a93709714b5cb91634c470002b2c8")
         #expect(throws: PathCoreError.self) { try WWN.pure(serial: "9714B5CB") }
     }
