@@ -65,7 +65,7 @@ reset_state() {
   dmsetup remove_all --force >/dev/null 2>&1
   iscsiadm -m node --logoutall=all >/dev/null 2>&1
   iscsiadm -m node -o delete >/dev/null 2>&1
-  tgtadm --op delete --mode system --force >/dev/null 2>&1
+  pkill -9 -x tgtd 2>/dev/null
   for d in tgtd iscsid multipathd; do stop_daemon $d; done
   udevadm settle --timeout=10
   rmmod scsi_debug 2>/dev/null

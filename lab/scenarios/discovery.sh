@@ -125,7 +125,7 @@ PY
 }
 
 step pathctl_json
-run "$PATHCTL" paths --json >"$LAB_OUT/discovery-paths.json" 2>"$LAB_OUT/discovery-paths.err"
+echo "+ pathctl paths --json"; "$PATHCTL" paths --json >"$LAB_OUT/discovery-paths.json" 2>"$LAB_OUT/discovery-paths.err"
 rc=$?
 check "pathctl paths --json exits 0 (rc=$rc)" test $rc = 0
 [ $rc = 0 ] || head -c 2000 "$LAB_OUT/discovery-paths.err"
@@ -142,7 +142,7 @@ check "pathctl paths (text) mentions the tgt WWN (${WWID#naa.})" grep -qi -- "${
 step offline_path
 run eval "echo offline > /sys/block/$P1/device/state"
 check "sysfs shows $P1 offline" test "$(cat /sys/block/$P1/device/state)" = offline
-run "$PATHCTL" paths --json >"$LAB_OUT/discovery-paths-offline.json" 2>"$LAB_OUT/discovery-paths.err"
+echo "+ pathctl paths --json"; "$PATHCTL" paths --json >"$LAB_OUT/discovery-paths-offline.json" 2>"$LAB_OUT/discovery-paths.err"
 rc=$?
 check "pathctl paths --json exits 0 with a path offline (rc=$rc)" test $rc = 0
 [ $rc = 0 ] && EXPECT_STATE="$P1=offline $P2=running" \

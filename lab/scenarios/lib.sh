@@ -26,8 +26,8 @@ ok()  { echo "PASS: $*"; PASSES=$((PASSES + 1)); }
 bad() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 # check WHAT CMD...: PASS when CMD succeeds
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-# run CMD...: echo and run, keep its status
-run() { echo "+ $*"; "$@"; }
+# run CMD...: echo (to stderr, so stdout can be redirected cleanly) and run, keep its status
+run() { echo "+ $*" >&2; "$@"; }
 # wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds
 wait_for() {
   local n=$(($1 * 10)); shift
@@ -115,16 +115,20 @@ lab_iscsi_login() {
 
 # ------------------------------------------------------------------ cleanup
 lab_cleanup() {
+  local t; t=$(lab_up)
   dmsetup remove_all --force >/dev/null 2>&1
   iscsiadm -m node --logoutall=all >/dev/null 2>&1
   iscsiadm -m node -o delete >/dev/null 2>&1
-  tgtadm --op delete --mode system --force >/dev/null 2>&1
-  # tgtd must be gone before the next scenario binds the portals again
-  pkill -x tgtd 2>/dev/null && wait_for 5 eval '! pgrep -x tgtd >/dev/null'
-  pkill -9 -x tgtd 2>/dev/null
+  local t1; t1=$(lab_up)
+  # tgtd has no state worth a graceful stop (its orderly shutdown took ~25 s under TCG),
+  # but it must be gone before the next scenario binds the portals again
+  pkill -9 -x tgtd 2>/dev/null && wait_for 5 eval '! pgrep -x tgtd >/dev/null'
   rm -rf "$TGT_DIR"
+  local t2; t2=$(lab_up)
   udevadm settle --timeout=10
   rmmod scsi_debug 2>/dev/null
+  echo "cleanup: $(awk -v a="$t" -v b="$t1" -v c="$t2" -v d="$(lab_up)" \
+    'BEGIN{printf "iscsi logout %.1fs, tgtd stop %.1fs, scsi_debug %.1fs", b-a, c-b, d-c}')"
   return 0
 }
 
