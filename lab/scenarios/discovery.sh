@@ -20,6 +20,8 @@ done
 check "both iSCSI paths report the same WWID" \
   test "$(cat /sys/block/$P1/device/wwid)" = "$(cat /sys/block/$P2/device/wwid)"
 check "pathctl binary shared into the guest" test -x "$PATHCTL"
+check "pathctl's shared libraries all resolve in the guest" eval "! ldd '$PATHCTL' | grep -q 'not found'"
+ldd "$PATHCTL" | grep -E 'udev|devmapper|sgutils|iscsi|sqlite' | sed 's/^/  /'
 
 # check_paths JSON_FILE LABEL: compare pathctl's JSON with sysfs.
 # The expected-state overrides come from $EXPECT_STATE ("sdX=offline ...").
