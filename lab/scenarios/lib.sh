@@ -1,0 +1,148 @@
+# Scenario library for the pathagent lab guest; every scenario sources it:
+#   . "$(dirname "$0")/lib.sh"
+# Output protocol (read by scripts/lab): "PASS: what", "FAIL: what", "STEP name: N.Ns"
+# (time spent in the step that just ended), "RESULT: N failures". A scenario ends with
+# `finish`, which exits with its failure count.
+set -u
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+LAB=/lab
+LAB_BIN=$LAB/bin
+LAB_OUT=$LAB/out
+FAILS=0
+PASSES=0
+
+lab_up() { cut -d' ' -f1 /proc/uptime; }
+_STEP_T=$(lab_up)
+_STEP_N=init
+
+# step NAME: close the current step (print its duration) and open the next one
+step() {
+  local t; t=$(lab_up)
+  echo "STEP $_STEP_N: $(awk -v a="$_STEP_T" -v b="$t" 'BEGIN{printf "%.1f", b-a}')s"
+  _STEP_N=$1; _STEP_T=$t
+  echo; echo "===== $1"
+}
+ok()  { echo "PASS: $*"; PASSES=$((PASSES + 1)); }
+bad() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+# check WHAT CMD...: PASS when CMD succeeds
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+# run CMD...: echo (to stderr, so stdout can be redirected cleanly) and run, keep its status
+run() { echo "+ $*" >&2; "$@"; }
+# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds
+wait_for() {
+  local n=$(($1 * 10)); shift
+  while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
+  return 1
+}
+
+finish() {
+  step end
+  lab_cleanup
+  echo "RESULT: $PASSES passed, $FAILS failures"
+  exit "$FAILS"
+}
+
+# sd disks (sdX names) whose SCSI model contains $1
+disks_by_model() {
+  local b
+  for b in /sys/block/sd*; do
+    [ -e "$b/device/model" ] || continue
+    grep -qs -- "$1" "$b/device/model" && basename "$b"
+  done
+  return 0
+}
+
+# ------------------------------------------------------------------ scsi_debug
+# lab_scsi_debug [extra modprobe params]: thin-provisioned (lbpu=1) pseudo disks,
+# 1 target x 4 LUNs by default. Sets SD_DEBUG_DISKS=(sdX ...).
+SD_DEBUG_DISKS=()
+lab_scsi_debug() {
+  modprobe sd_mod; modprobe sg
+  run modprobe scsi_debug lbpu=1 lbprz=1 dev_size_mb=64 max_luns=4 num_tgts=1 \
+    unmap_granularity=8 unmap_max_blocks=65536 unmap_max_desc=16 "$@" || return 1
+  udevadm settle --timeout=20
+  wait_for 10 test -n "$(disks_by_model scsi_debug)"
+  mapfile -t SD_DEBUG_DISKS < <(disks_by_model scsi_debug)
+  echo "scsi_debug disks: ${SD_DEBUG_DISKS[*]}"
+  [ ${#SD_DEBUG_DISKS[@]} -gt 0 ]
+}
+
+# ------------------------------------------------------------------ tgt (iSCSI target)
+TGT_IQN=iqn.2026-01.dev.pathagent:lab-tgt1
+TGT_PORTALS=(127.0.0.1:3260 127.0.0.2:3261)
+TGT_DIR=/srv/tgt
+# lab_tgt_start [NLUNS [SIZE]]: tgtd listening on both portals, one target, NLUNS
+# thin file-backed LUNs (LUN ids 1..NLUNS, sparse files in $TGT_DIR).
+lab_tgt_start() {
+  local nluns=${1:-1} size=${2:-256M} i
+  ip addr show dev lo | grep -q 'inet 127.0.0.2/' || ip addr add 127.0.0.2/8 dev lo 2>/dev/null || true
+  modprobe iscsi_tcp
+  mkdir -p "$TGT_DIR"
+  run tgtd --iscsi "portal=${TGT_PORTALS[0]}" || return 1
+  wait_for 10 tgtadm --op show --mode sys >/dev/null 2>&1 || { echo "tgtd did not come up"; return 1; }
+  run tgtadm --lld iscsi --op new --mode portal --param "portal=${TGT_PORTALS[1]}" || return 1
+  run tgtadm --lld iscsi --op new --mode target --tid 1 -T "$TGT_IQN" || return 1
+  for i in $(seq 1 "$nluns"); do
+    truncate -s "$size" "$TGT_DIR/lun$i.img"
+    run tgtadm --lld iscsi --op new --mode logicalunit --tid 1 --lun "$i" -b "$TGT_DIR/lun$i.img" || return 1
+    run tgtadm --lld iscsi --op update --mode logicalunit --tid 1 --lun "$i" \
+      --params thin_provisioning=1 || return 1
+  done
+  run tgtadm --lld iscsi --op bind --mode target --tid 1 -I ALL || return 1
+}
+
+# lab_iscsi_login: start iscsid, discover and log in to every portal of $TGT_IQN.
+# Sets ISCSI_DISKS=(sdX ...) (all sd disks of the tgt target, i.e. LUNs x portals).
+ISCSI_DISKS=()
+lab_iscsi_login() {
+  local p rc
+  pgrep -x iscsid >/dev/null || run iscsid || return 1
+  # iscsiadm exits 4 while iscsid is not reachable yet
+  for _ in $(seq 50); do iscsiadm -m session >/dev/null 2>&1; rc=$?; [ $rc -ne 4 ] && break; sleep 0.1; done
+  for p in "${TGT_PORTALS[@]}"; do
+    run iscsiadm -m discovery -t sendtargets -p "$p" >/dev/null || return 1
+  done
+  for p in "${TGT_PORTALS[@]}"; do
+    run iscsiadm -m node -T "$TGT_IQN" -p "$p" --login || return 1
+  done
+  udevadm settle --timeout=20
+  wait_for 10 test "$(disks_by_model VIRTUAL-DISK | wc -l)" -ge 2
+  mapfile -t ISCSI_DISKS < <(disks_by_model VIRTUAL-DISK)
+  echo "iSCSI disks: ${ISCSI_DISKS[*]}"
+  iscsiadm -m session
+  [ ${#ISCSI_DISKS[@]} -ge 2 ]
+}
+
+# ------------------------------------------------------------------ cleanup
+lab_cleanup() {
+  local t; t=$(lab_up)
+  dmsetup remove_all --force >/dev/null 2>&1
+  iscsiadm -m node --logoutall=all >/dev/null 2>&1
+  iscsiadm -m node -o delete >/dev/null 2>&1
+  local t1; t1=$(lab_up)
+  # tgtd has no state worth a graceful stop (its orderly shutdown took ~25 s under TCG),
+  # but it must be gone before the next scenario binds the portals again
+  pkill -9 -x tgtd 2>/dev/null && wait_for 5 eval '! pgrep -x tgtd >/dev/null'
+  rm -rf "$TGT_DIR"
+  local t2; t2=$(lab_up)
+  udevadm settle --timeout=10
+  rmmod scsi_debug 2>/dev/null
+  echo "cleanup: $(awk -v a="$t" -v b="$t1" -v c="$t2" -v d="$(lab_up)" \
+    'BEGIN{printf "iscsi logout %.1fs, tgtd stop %.1fs, scsi_debug %.1fs", b-a, c-b, d-c}')"
+  return 0
+}
+
+
+# lab_tally CMD...: run CMD (e.g. a python checker) and count its "PASS: "/"FAIL: " lines
+# as checks of this scenario; other lines are echoed as they are.
+lab_tally() {
+  local l
+  while IFS= read -r l; do
+    case $l in
+      PASS:\ *) ok "${l#PASS: }" ;;
+      FAIL:\ *) bad "${l#FAIL: }" ;;
+      *) echo "$l" ;;
+    esac
+  done < <("$@" 2>&1)
+}
+echo "scenario $(basename "$0" .sh): kernel $(uname -r)"
