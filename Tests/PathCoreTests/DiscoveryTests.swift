@@ -99,3 +99,46 @@ struct DiscoveryTests {
         #expect(TopologyScanner.normalizeWWPN("0x524A937000000001") == "524a937000000001")
     }
 }
+
+/// The tree captured from the lab VM's real 6.1 kernel (scripts/lab capture): four
+/// scsi_debug disks, one tgt LUN over two iSCSI sessions with one path offline, a dm
+/// multipath map over both paths, plus QEMU's CD-ROM and tgt's LUN 0 controllers.
+@Suite("discovery on the real kernel capture")
+struct CapturedKernelDiscoveryTests {
+    let topo = TopologyScanner(sysfs: Fixture.sysfs("vm-iscsi-scsidebug"), options: .init(queueSettings: true)).scan()
+
+    @Test func iscsiVolumeWithTwoSessionsAndAnOfflinePath() throws {
+        let v = try #require(topo.volume(try WWN("naa.60000000000000000e00000000010001")))
+        #expect(v.vendor == "IET" && v.model == "VIRTUAL-DISK")
+        #expect(v.sizeBytes == 256 << 20)
+        #expect(v.paths.map(\.device) == ["sde", "sdf"])
+        #expect(v.paths.map { $0.iscsi?.portal } == ["127.0.0.1:3260", "127.0.0.2:3261"])
+        #expect(v.paths.map(\.state) == ["running", "offline"])
+        #expect(v.activePaths == 1)
+        #expect(v.map?.device == "dm-0")
+        #expect(v.map?.uuid == "mpath-360000000000000000e00000000010001")
+        #expect(v.paths[0].provisioningMode == "unmap")
+        #expect(v.paths[0].devNumber == "8:64")
+    }
+
+    @Test func sessionsFromTheKernel() {
+        #expect(topo.sessions.map(\.name) == ["session1", "session2"])
+        #expect(topo.sessions.map(\.host) == [3, 4])
+        #expect(topo.sessions.map(\.recoveryTmo) == [5, 5])
+        #expect(topo.sessions.allSatisfy { $0.state == "LOGGED_IN" && $0.target == "iqn.2026-01.dev.pathagent:lab-tgt1" })
+        #expect(topo.sessionInfos.map(\.hostNumber) == [3, 4])
+    }
+
+    @Test func scsiDebugDisksAreLocalVolumes() throws {
+        let local = topo.volumes.filter { $0.model == "scsi_debug" }
+        #expect(local.map(\.wwn) == ["33333333000001770", "33333333000001771", "33333333000001772", "33333333000001773"])
+        #expect(local.allSatisfy { $0.paths.count == 1 && $0.paths[0].transport == .other })
+    }
+
+    @Test func nonDiskDevicesAreLeftOutUnlessAsked() {
+        #expect(!topo.allPaths.contains { $0.model == "Controller" || $0.device == "sr0" })
+        let all = TopologyScanner(sysfs: Fixture.sysfs("vm-iscsi-scsidebug"), options: .init(allDeviceTypes: true)).scan()
+        #expect(all.allPaths.contains { $0.model == "Controller" })
+        #expect(all.allPaths.contains { $0.device == "sr0" })
+    }
+}

@@ -15,7 +15,13 @@ public struct TopologyScanner: Sendable {
         /// provisioning_mode (7 more reads a path; `doctor` and `paths --queue` want them,
         /// attach/detach and the plain inventory do not).
         public var queueSettings: Bool
-        public init(queueSettings: Bool = false) { self.queueSettings = queueSettings }
+        /// Keep SCSI devices of every peripheral type (CD-ROMs, LUN 0 controllers,
+        /// enclosures); by default only disks (type 0) and RBC devices (type 14) are volumes.
+        public var allDeviceTypes: Bool
+        public init(queueSettings: Bool = false, allDeviceTypes: Bool = false) {
+            self.queueSettings = queueSettings
+            self.allDeviceTypes = allDeviceTypes
+        }
     }
 
     public let sysfs: any SysfsSource
@@ -203,7 +209,8 @@ public struct TopologyScanner: Sendable {
                 }
                 timeout = sysfs.attribute("\(dev)/timeout").flatMap { Int($0) }
             }
-            let a = sysfs.attributes(in: dev, ["state", "vendor", "model", "rev", "wwid", "access_state"])
+            let a = sysfs.attributes(in: dev, ["state", "vendor", "model", "rev", "wwid", "access_state", "type"])
+            if !options.allDeviceTypes, let t = a[6].flatMap({ Int($0) }), t != 0, t != 14 { continue }
             out.append(
                 ScsiPath(
                     hctl: hctl, device: block, devNumber: devNumber, sg: sg, transport: transport,
