@@ -101,8 +101,8 @@ public struct MultipathChecks: DoctorCheck {
                     out.append(DoctorFinding(
                         id: id, severity: ok ? .ok : .warning,
                         found: "\(key) \"\(got.value)\" at \(got.where)",
-                        recommended: "\(key) \"\(want)\" (\(x.pathSelector.origin))",
-                        fix: ok ? nil : "set \(key) \"\(want)\" in the PURE device section of \(confPath)" + (key == "polling_interval" ? " (polling_interval belongs in defaults)" : ""),
+                        recommended: "\(key) \"\(want)\" (pathagent's table: \(x.pathSelector.origin))",
+                        fix: ok ? nil : "set \(key) \"\(want)\" in the " + (key == "polling_interval" ? "defaults section" : "PURE device section") + " of \(confPath)",
                         subjects: [confPath]))
                 } else {
                     out.append(DoctorFinding(
