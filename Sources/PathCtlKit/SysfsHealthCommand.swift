@@ -3,7 +3,7 @@ import Foundation
 import HostStorage
 import PathCore
 
-struct HealthCommand: ParsableCommand {
+struct SysfsHealthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "health",
         abstract: "Path health per volume, read from sysfs.",
