@@ -156,3 +156,84 @@ struct OpsFilesTests {
         #expect(r.stderr.contains("pathagent not found"))
     }
 }
+
+/// `pathctl doctor` and `pathctl health` as operators run them: the built binary against
+/// the fixture hosts, checking exit statuses and the JSON shape.
+@Suite("pathctl doctor/health exit status")
+struct PathctlCLITests {
+    static var pathctl: String {
+        for config in ["debug", "release"] {
+            let p = Repo.path(".build/\(config)/pathctl")
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return Repo.path(".build/debug/pathctl")
+    }
+
+    func run(_ args: [String]) throws -> Repo.Result {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.pathctl), "build pathctl first (swift build --build-tests)")
+        return try Repo.run([Self.pathctl] + args)
+    }
+
+    @Test func doctorExitStatusIsZeroOneTwo() throws {
+        let good = try run(["doctor", "--root", Repo.path("Tests/Fixtures/doctor/good")])
+        #expect(good.status == 0, "\(good.stdout)")
+        let bad = try run(["doctor", "--root", Repo.path("Tests/Fixtures/doctor/bad")])
+        #expect(bad.status == 2)
+        #expect(bad.stdout.contains("[ERROR  ] multipath.claims"))
+        let cinder = try run(["doctor", "--root", Repo.path("Tests/Fixtures/doctor/good"),
+                              "--cinder-conf", Repo.path("Tests/Fixtures/doctor/good/etc/nova/nova.conf")])
+        #expect(cinder.status == 1)
+        #expect(cinder.stdout.contains("cinder.unavailable"))
+    }
+
+    @Test func doctorJSON() throws {
+        let r = try run(["doctor", "--json", "--root", Repo.path("Tests/Fixtures/doctor/bad")])
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(obj["status"] as? String == "error")
+        #expect(obj["exit_status"] as? Int == 2)
+        let findings = try #require(obj["findings"] as? [[String: Any]])
+        let t = try #require(findings.first { $0["id"] as? String == "time.sync" })
+        #expect(t["severity"] as? String == "error")
+        #expect((t["fix"] as? String)?.isEmpty == false)
+    }
+
+    @Test func healthFromSysfs() throws {
+        let ok = try run(["health", "--root", Repo.path("Tests/Fixtures/iscsi-fc-dm")])
+        #expect(ok.status == 0)
+        #expect(ok.stdout.hasSuffix("status: ok\n"))
+        let degraded = try run(["health", "--json", "--root", Repo.path("Tests/Fixtures/iscsi-fc-dm-degraded")])
+        #expect(degraded.status == 2)
+        #expect(degraded.stdout.contains("\"session_failed\""))
+        // --watch: the first read prints the report, later reads of an unchanged tree print nothing
+        let w = try run(["health", "--watch", "--interval", "0.1", "--reads", "3", "--root", Repo.path("Tests/Fixtures/iscsi-fc-dm")])
+        #expect(w.status == 0)
+        #expect(w.stdout.components(separatedBy: "status: ok").count == 2)
+    }
+
+    @Test func watchPrintsAChangeWhenAPathGoesOffline() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.pathctl), "build pathctl first (swift build --build-tests)")
+        let dir = try Repo.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // cp -a keeps the sysfs symlinks
+        let cp = try Repo.run(["cp", "-a", Repo.path("Tests/Fixtures/iscsi-fc-dm"), dir.appendingPathComponent("host").path])
+        try #require(cp.status == 0, "cp -a failed: \(cp.stderr)")
+        let root = dir.appendingPathComponent("host").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.pathctl)
+        p.arguments = ["health", "--watch", "--interval", "0.1", "--reads", "30", "--root", root]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        Thread.sleep(forTimeInterval: 0.8)
+        try "offline\n".write(toFile: root + "/sys/devices/platform/host2/session1/target2:0:0/2:0:0:1/state", atomically: false, encoding: .utf8)
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(text.contains("3624a93709714b5cb91634c4700000001: ok -> degraded"), "\(text)")
+        #expect(text.contains("3624a93709714b5cb91634c4700000001: paths 2/2 -> 1/2"))
+        #expect(text.contains("+ path_offline: sda (2:0:0:1) state offline"))
+        // only the changed volume is printed after the first report
+        let afterFirst = text.components(separatedBy: "status: ok\n").dropFirst().joined()
+        #expect(!afterFirst.contains("3624a93709714b5cb91634c4700000002"))
+    }
+}
