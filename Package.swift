@@ -87,5 +87,7 @@ let package = Package(
         .testTarget(name: "PathAPITests", dependencies: ["PathAPI", "PathCore"]),
         .testTarget(name: "HostStorageTests", dependencies: ["HostStorage", "PathCore"]),
         .testTarget(name: "TgtTierTests", dependencies: ["HostStorage", "PathCore"]),
+        // systemd unit, udev rules, install script, metrics text through external checkers
+        .testTarget(name: "OpsTests", dependencies: ["PathCore", "HostStorage"]),
     ]
 )

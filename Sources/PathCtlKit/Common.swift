@@ -60,6 +60,14 @@ enum Output {
         FileHandle.standardOutput.write(Data("\n".utf8))
     }
 
+    /// One compact JSON object per line (for streams such as `health --watch --json`).
+    static func jsonLine<T: Encodable>(_ value: T) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        FileHandle.standardOutput.write(try enc.encode(value))
+        FileHandle.standardOutput.write(Data("\n".utf8))
+    }
+
     static func line(_ s: String = "") {
         FileHandle.standardOutput.write(Data((s + "\n").utf8))
     }
