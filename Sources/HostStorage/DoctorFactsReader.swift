@@ -36,7 +36,7 @@ public struct DoctorFactsReader: Sendable {
     func p(_ path: String) -> String { root + path }
 
     public func read() -> HostFacts {
-        let topo = Inventory.scan(roots: roots)
+        let topo = Inventory.scan(roots: roots, options: .init(queueSettings: true))
         let sysfs = DiskSysfs(root: roots.sys)
         var mapQueues: [String: QueueSettings] = [:]
         for m in topo.maps {
