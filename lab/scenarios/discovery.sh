@@ -146,8 +146,9 @@ run eval "echo offline > /sys/block/$P1/device/state"
 check "sysfs shows $P1 offline" test "$(cat /sys/block/$P1/device/state)" = offline
 echo "+ pathctl paths --json"; "$PATHCTL" paths --json >"$LAB_OUT/discovery-paths-offline.json" 2>"$LAB_OUT/discovery-paths.err"
 rc=$?
-check "pathctl paths --json exits 0 with a path offline (rc=$rc)" test $rc = 0
-[ $rc = 0 ] && EXPECT_STATE="$P1=offline $P2=running" \
+# pathctl paths exits 2 when a path is not healthy (documented in its --help)
+check "pathctl paths --json exits 2 (degraded) with a path offline (rc=$rc)" test $rc = 2
+[ $rc = 2 ] && EXPECT_STATE="$P1=offline $P2=running" \
   lab_tally check_paths "$LAB_OUT/discovery-paths-offline.json" one-offline
 echo running >/sys/block/$P1/device/state
 
