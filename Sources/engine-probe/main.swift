@@ -2,6 +2,8 @@
 // (no daemon, no socket) so the kernel lab can exercise the engine directly:
 //
 //   engine-probe connect|disconnect|extend|paths REQUEST.json [--no-multipath]
+//   engine-probe monitor [SECONDS]   run the path monitor; print each path change as a
+//                                    JSON line with its wall-clock time ("wall", seconds)
 //
 // REQUEST.json is the daemon API's request body (for connect:
 // {"connection_properties": {...}, "protocol": "iscsi"}). Prints the JSON response,
@@ -20,6 +22,27 @@ LoggingSystem.bootstrap { label in
 }
 
 let args = CommandLine.arguments
+if args.count >= 2 && args[1] == "monitor" {
+    let seconds = args.count > 2 ? Double(args[2]) ?? 60 : 60
+    let monitor = PathMonitor(pollingInterval: 10)
+    let stream = await monitor.changesStream()
+    await monitor.refresh()
+    let printer = Task {
+        for await c in stream {
+            let line = "{\"wall\": \(Date().timeIntervalSince1970), \"map\": \"\(c.map)\", \"device\": \"\(c.device)\", \"from\": \"\(c.from)\", \"to\": \"\(c.to)\", \"cause\": \"\(c.cause)\"}\n"
+            FileHandle.standardOutput.write(Data(line.utf8))
+        }
+    }
+    // ready marker (the scenario waits for it): the initial map state has been read
+    let maps = await monitor.snapshot()
+    FileHandle.standardError.write(Data("monitoring \(maps.count) map(s): \(maps.map { "\($0.name) \($0.active)/\($0.paths.count)" }.joined(separator: ", "))\n".utf8))
+    let runner = Task { await monitor.run() }
+    try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+    runner.cancel()
+    await monitor.stop()
+    printer.cancel()
+    exit(0)
+}
 guard args.count >= 3 else {
     FileHandle.standardError.write(Data("usage: engine-probe connect|disconnect|extend|paths REQUEST.json [--no-multipath]\n".utf8))
     exit(64)
