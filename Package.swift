@@ -6,11 +6,14 @@ let package = Package(
     name: "pathagent",
     products: [
         .executable(name: "pathctl", targets: ["pathctl"]),
+        .executable(name: "pathagent", targets: ["pathagent"]),
         .library(name: "PathCore", targets: ["PathCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // ---- C system libraries (only HostStorage imports these) ----
@@ -39,11 +42,30 @@ let package = Package(
         .target(
             name: "PathCtlKit",
             dependencies: [
-                "HostStorage", "PathCore",
+                "HostStorage", "PathCore", "PathAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(name: "pathctl", dependencies: ["PathCtlKit"]),
+
+        // ---- daemon: local API server, locks, journal, config (composed with ServiceLifecycle) ----
+        .target(
+            name: "PathAgentCore",
+            dependencies: [
+                "PathCore", "PathAPI", "HostStorage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "pathagent",
+            dependencies: [
+                "PathAgentCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "PathAgentCoreTests", dependencies: ["PathAgentCore", "PathCtlKit", "PathAPI", "PathCore", "HostStorage"]),
 
         // ---- tests ----
         .testTarget(name: "PathCoreTests", dependencies: ["PathCore", "HostStorage"]),

@@ -1,3 +1,6 @@
+#define _GNU_SOURCE
+#include <sys/socket.h>
+#include <stddef.h>
 #include "CPathShims.h"
 #include <libdevmapper.h>
 #include <stdarg.h>
@@ -21,3 +24,7 @@ static void cpathshims_dm_log(int level, const char *file, int line, int dm_errn
 void cpathshims_dm_install_log(void) { dm_log_with_errno_init(cpathshims_dm_log); }
 const char *cpathshims_dm_last_error(void) { return dm_last_error; }
 void cpathshims_dm_clear_error(void) { dm_last_error[0] = 0; }
+
+_Static_assert(sizeof(struct cpathshims_ucred) == sizeof(struct ucred), "ucred size");
+_Static_assert(offsetof(struct cpathshims_ucred, uid) == offsetof(struct ucred, uid), "ucred uid");
+_Static_assert(offsetof(struct cpathshims_ucred, gid) == offsetof(struct ucred, gid), "ucred gid");

@@ -16,4 +16,13 @@ void cpathshims_dm_install_log(void);
 const char *cpathshims_dm_last_error(void);
 void cpathshims_dm_clear_error(void);
 
+/// Layout of Linux's `struct ucred` (what getsockopt(SO_PEERCRED) fills); glibc only
+/// declares it under _GNU_SOURCE, which Swift's Glibc module does not set.
+/// shim.c asserts the layout against the real struct.
+struct cpathshims_ucred {
+    int32_t pid;
+    uint32_t uid;
+    uint32_t gid;
+};
+
 #endif
