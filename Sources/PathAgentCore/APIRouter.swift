@@ -138,31 +138,34 @@ public struct APIRouter: Sendable {
         _ route: APIRoute, _ body: [UInt8], _ meta: inout Logger.Metadata, _ secrets: inout [String]
     ) async throws -> APIResponse {
         let text = String(decoding: body, as: UTF8.self)
-        func note(_ base: VolumeRequestBase) {
+        /// Notes the request for the log (redacted) and validates its properties for the
+        /// protocol before any operation runs, so every bad key is a 400 naming it.
+        func note(_ base: VolumeRequestBase) throws {
             secrets = base.secrets
             meta["volume.protocol"] = "\(base.protocol.rawValue)"
             // Redacted properties only: CHAP secrets become <redacted>.
             meta["request.properties"] = "\(base.connectionProperties.redacted().encoded)"
-            if let w = try? base.spec().wwn { meta["volume.wwn"] = "\(w.value)" }
+            let spec = try base.spec()
+            if let w = spec.wwn { meta["volume.wwn"] = "\(w.value)" }
         }
         switch route {
         case .connect:
             let r = try ConnectVolumeRequest.parse(text)
-            note(r.base)
+            try note(r.base)
             return Self.ok(try await operations.connect(r))
         case .disconnect:
             let r = try DisconnectVolumeRequest.parse(text)
-            note(r.base)
+            try note(r.base)
             meta["request.force"] = "\(r.force)"
             meta["request.ignore_errors"] = "\(r.ignoreErrors)"
             return Self.ok(try await operations.disconnect(r))
         case .extend:
             let r = try VolumeRequestBase.parse(text)
-            note(r)
+            try note(r)
             return Self.ok(try await operations.extend(r))
         case .volumePaths:
             let r = try VolumeRequestBase.parse(text)
-            note(r)
+            try note(r)
             return Self.ok(try await operations.volumePaths(r))
         case .checkDevice:
             let r = try CheckValidDeviceRequest.parse(text)
