@@ -83,214 +83,313 @@ public final class APIServer: Service, Sendable {
     @discardableResult
     public func waitUntilListening() async -> Int? { await listening.wait() }
 
-    typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
-
     public func run() async throws {
         let path = configuration.socketPath
         try UnixSocketPath.prepare(path)
-        let unix = try await ServerBootstrap(group: group)
-            .serverChannelOption(ChannelOptions.backlog, value: 256)
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false) { ch in Self.initialize(ch) }
+        let unix = try await bootstrap(metricsOnly: false)
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
         defer { UnixSocketPath.remove(path) }
-        try UnixSocketPath.setAccess(path, mode: configuration.socketGroup == nil ? 0o600 : 0o660, group: configuration.socketGroup)
-        let tcp: NIOAsyncChannel<Connection, Never>? =
-            configuration.metricsPort == 0 ? nil : try await ServerBootstrap(group: group)
-                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-                .bind(host: "127.0.0.1", port: configuration.metricsPort) { ch in Self.initialize(ch) }
-        logger.info("api listening", metadata: [
-            "api.socket": "\(path)", "api.metrics_port": "\(tcp?.channel.localAddress?.port ?? 0)",
-        ])
-        listening.signal(port: tcp?.channel.localAddress?.port)
+        do {
+            try UnixSocketPath.setAccess(
+                path, mode: configuration.socketGroup == nil ? 0o600 : 0o660, group: configuration.socketGroup)
+        } catch {
+            try? await unix.close()
+            throw error
+        }
+        var listeners = [unix]
+        if configuration.metricsPort > 0 {
+            do {
+                listeners.append(
+                    try await bootstrap(metricsOnly: true)
+                        .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                        .bind(host: "127.0.0.1", port: configuration.metricsPort).get())
+            } catch {
+                try? await unix.close()
+                throw error
+            }
+        }
+        let port = listeners.count > 1 ? listeners[1].localAddress?.port : nil
+        logger.info("api listening", metadata: ["api.socket": "\(path)", "api.metrics_port": "\(port ?? 0)"])
+        listening.signal(port: port)
 
-        let listeners = [unix.channel] + (tcp.map { [$0.channel] } ?? [])
-        let grace = configuration.shutdownGrace
-        try await withThrowingTaskGroup(of: Void.self) { outer in
-            outer.addTask {
-                try await withThrowingTaskGroup(of: Void.self) { loops in
-                    loops.addTask { try await self.acceptLoop(unix, metricsOnly: false) }
-                    if let tcp { loops.addTask { try await self.acceptLoop(tcp, metricsOnly: true) } }
-                    try await loops.waitForAll()
-                }
-            }
-            outer.addTask {
-                try await gracefulShutdown()
-                self.logger.info("api shutting down", metadata: ["api.in_flight": "\(self.tracker.busyCount)"])
-                for l in listeners { try? await l.close() }
-                self.tracker.beginShutdown()
-                try await Task.sleep(for: grace)
-                self.logger.warning("api shutdown grace expired", metadata: ["api.in_flight": "\(self.tracker.busyCount)"])
-                self.tracker.closeAll()
-            }
-            // Whichever ends first (all connections drained, or the grace expired) ends both.
-            _ = try await outer.next()
-            outer.cancelAll()
-            while let _ = try? await outer.next() {}
+        // Serve until graceful shutdown (or cancellation, which gets no grace).
+        var grace = configuration.shutdownGrace
+        do {
+            try await gracefulShutdown()
+        } catch {
+            grace = .zero
+        }
+        logger.info("api shutting down", metadata: ["api.in_flight": "\(tracker.busyCount)"])
+        for l in listeners { try? await l.close() }
+        tracker.beginShutdown()
+        if await !tracker.waitUntilEmpty(timeout: grace) {
+            logger.warning("api shutdown grace expired", metadata: ["api.in_flight": "\(tracker.busyCount)"])
+            tracker.cancelAll()
+            _ = await tracker.waitUntilEmpty(timeout: .seconds(5))
         }
         logger.info("api stopped")
     }
 
-    static func initialize(_ ch: any Channel) -> EventLoopFuture<Connection> {
-        ch.eventLoop.makeCompletedFuture {
-            try ch.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-            return try Connection(wrappingChannelSynchronously: ch)
-        }
-    }
-
-    private func acceptLoop(_ server: NIOAsyncChannel<Connection, Never>, metricsOnly: Bool) async throws {
-        try await withThrowingDiscardingTaskGroup { group in
-            try await server.executeThenClose { inbound in
-                for try await conn in inbound {
-                    group.addTask { await self.serve(conn, metricsOnly: metricsOnly) }
+    private func bootstrap(metricsOnly: Bool) -> ServerBootstrap {
+        ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .childChannelInitializer { ch in
+                ch.eventLoop.makeCompletedFuture {
+                    try ch.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try ch.pipeline.syncOperations.addHandler(HTTPConnectionHandler(server: self, metricsOnly: metricsOnly))
                 }
             }
-        }
     }
 
-    private func serve(_ conn: Connection, metricsOnly: Bool) async {
-        let id = tracker.add(conn.channel)
-        defer { tracker.remove(id) }
-        var peer: PeerCredentials? = nil
+    /// Answers one complete request (called by the connection handler off the event loop).
+    func respond(head: HTTPRequestHead, body: [UInt8], refusal: APIErrorBody?, peer: PeerCredentials?, metricsOnly: Bool, id: Int) async -> APIResponse {
+        if let refusal {
+            let e = APIErrorResponse(error: refusal)
+            if refusal.code != .forbidden { router.stats.record(route: "refused", status: e.httpStatus, seconds: 0) }
+            return APIResponse(status: e.httpStatus, body: APIRouter.encode(e))
+        }
+        let path = String(head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+        if metricsOnly && path != APIRoute.metrics.rawValue {
+            let e = APIErrorResponse(error: APIErrorBody(code: .notFound, message: "only GET /metrics is served on this port"))
+            return APIResponse(status: 404, body: APIRouter.encode(e))
+        }
+        var r = await router.handle(APIRequest(method: head.method.rawValue, path: path, body: body, peer: peer, id: "\(id)"))
+        r.headers.append(("X-Request-Id", "\(id)"))
+        return r
+    }
+
+    /// The refusal for a request head, if any: shutting down, peer not allowed, body too large.
+    func admit(_ h: HTTPRequestHead, peer: PeerCredentials?, metricsOnly: Bool, id: Int) -> APIErrorBody? {
+        guard tracker.markBusy(id) else {
+            return APIErrorBody(code: .unavailable, message: "pathagent is shutting down")
+        }
         if !metricsOnly {
-            peer = try? await Self.peerCredentials(conn.channel)
-        }
-        let max = configuration.maxBodyBytes
-        do {
-            try await conn.executeThenClose { inbound, outbound in
-                var head: HTTPRequestHead? = nil
-                var body: [UInt8] = []
-                var refusal: APIErrorBody? = nil
-                var drained = 0
-                for try await part in inbound {
-                    switch part {
-                    case .head(let h):
-                        head = h
-                        guard self.tracker.markBusy(id) else {
-                            refusal = APIErrorBody(code: .unavailable, message: "pathagent is shutting down")
-                            continue
-                        }
-                        if !metricsOnly {
-                            guard let p = peer, self.configuration.access.allows(p) else {
-                                self.router.stats.refusedPeer()
-                                self.logger.warning("api peer refused", metadata: [
-                                    "peer.uid": "\(peer.map { "\($0.uid)" } ?? "unknown")",
-                                    "peer.pid": "\(peer.map { "\($0.pid)" } ?? "unknown")",
-                                    "http.path": "\(String(h.uri.prefix(200)))",
-                                ])
-                                refusal = APIErrorBody(
-                                    code: .forbidden,
-                                    message: "uid \(peer.map { "\($0.uid)" } ?? "unknown") may not use the pathagent API (root or the api.group only)")
-                                continue
-                            }
-                        }
-                        if let cl = h.headers.first(name: "content-length").flatMap({ Int($0) }), cl > max {
-                            refusal = Self.tooLarge(max)
-                        }
-                    case .body(let b):
-                        if refusal != nil {
-                            drained += b.readableBytes
-                            if drained > 16 * max { return }  // stop reading a flood
-                            continue
-                        }
-                        if body.count + b.readableBytes > max {
-                            refusal = Self.tooLarge(max)
-                            body = []
-                            continue
-                        }
-                        body.append(contentsOf: b.readableBytesView)
-                    case .end:
-                        guard let h = head else { return }
-                        let response: APIResponse
-                        if let refusal {
-                            let e = APIErrorResponse(error: refusal)
-                            response = APIResponse(status: e.httpStatus, body: APIRouter.encode(e))
-                            if refusal.code != .forbidden {
-                                self.router.stats.record(route: "refused", status: e.httpStatus, seconds: 0)
-                            }
-                        } else {
-                            let path = String(h.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
-                            if metricsOnly && path != APIRoute.metrics.rawValue {
-                                let e = APIErrorResponse(error: APIErrorBody(code: .notFound, message: "only GET /metrics is served on this port"))
-                                response = APIResponse(status: 404, body: APIRouter.encode(e))
-                            } else {
-                                response = await self.router.handle(
-                                    APIRequest(method: h.method.rawValue, path: path, body: body, peer: peer, id: "\(id)"))
-                            }
-                        }
-                        try await Self.write(response, to: outbound)
-                        return
-                    }
-                }
+            guard let p = peer, configuration.access.allows(p) else {
+                router.stats.refusedPeer()
+                logger.warning("api peer refused", metadata: [
+                    "peer.uid": "\(peer.map { "\($0.uid)" } ?? "unknown")",
+                    "peer.pid": "\(peer.map { "\($0.pid)" } ?? "unknown")",
+                    "http.path": "\(String(h.uri.prefix(200)))",
+                ])
+                return APIErrorBody(
+                    code: .forbidden,
+                    message: "uid \(peer.map { "\($0.uid)" } ?? "unknown") may not use the pathagent API (root or the api.group only)")
             }
-        } catch {
-            logger.debug("api connection error", metadata: ["error": "\(error)"])
         }
+        if let cl = h.headers.first(name: "content-length").flatMap({ Int($0) }), cl > configuration.maxBodyBytes {
+            return Self.tooLarge(configuration.maxBodyBytes)
+        }
+        return nil
     }
 
     static func tooLarge(_ max: Int) -> APIErrorBody {
         APIErrorBody(code: .payloadTooLarge, message: "request body is larger than \(max) bytes (api.max_body_bytes)")
     }
 
-    static func write(_ r: APIResponse, to out: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async throws {
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: r.contentType)
-        headers.add(name: "Content-Length", value: "\(r.body.count)")
-        headers.add(name: "Connection", value: "close")
-        for (k, v) in r.headers { headers.add(name: k, value: v) }
-        try await out.write(.head(HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: r.status), headers: headers)))
-        try await out.write(.body(.byteBuffer(ByteBuffer(bytes: r.body))))
-        try await out.write(.end(nil))
-    }
+    var connections: ConnectionTracker { tracker }
 
-    /// SO_PEERCRED of an accepted Unix connection, through NIO's socket option provider.
-    static func peerCredentials(_ ch: any Channel) async throws -> PeerCredentials {
+    /// SO_PEERCRED of an accepted Unix connection, through NIO's socket option provider
+    /// (synchronous on the channel's event loop).
+    static func peerCredentials(_ ch: any Channel) -> EventLoopFuture<PeerCredentials> {
         guard let provider = ch as? any SocketOptionProvider else {
-            throw HostStorageError(.invalidArgument, "channel has no socket options")
+            return ch.eventLoop.makeFailedFuture(HostStorageError(.invalidArgument, "channel has no socket options"))
         }
-        let raw: PeerCredentialOption.Raw = try await provider.unsafeGetSocketOption(
-            level: SocketOptionLevel(PeerCredentialOption.level), name: SocketOptionName(PeerCredentialOption.name)
-        ).get()
-        return PeerCredentials(raw)
+        let raw: EventLoopFuture<PeerCredentialOption.Raw> = provider.unsafeGetSocketOption(
+            level: SocketOptionLevel(PeerCredentialOption.level), name: SocketOptionName(PeerCredentialOption.name))
+        return raw.map { PeerCredentials($0) }
     }
 }
 
-/// Open connections and whether each is handling a request.
+/// One HTTP connection: collects one request (head, body up to the cap), answers it from a
+/// task, then closes (`Connection: close`).
+final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let server: APIServer
+    private let metricsOnly: Bool
+    private var id = 0
+    private var peer: PeerCredentials?
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var refusal: APIErrorBody?
+    private var drained = 0
+    private var answered = false
+
+    init(server: APIServer, metricsOnly: Bool) {
+        self.server = server
+        self.metricsOnly = metricsOnly
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        id = server.connections.add(context.channel)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        server.connections.remove(id)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if !metricsOnly {
+            // Completes at once on the event loop (before any read is delivered).
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            APIServer.peerCredentials(context.channel).whenSuccess { p in bound.value.peer = p }
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !answered else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let h):
+            head = h
+            refusal = server.admit(h, peer: peer, metricsOnly: metricsOnly, id: id)
+        case .body(let b):
+            if refusal != nil {
+                drained += b.readableBytes
+                if drained > 16 * server.configuration.maxBodyBytes { context.close(promise: nil) }  // a flood
+                return
+            }
+            if body.count + b.readableBytes > server.configuration.maxBodyBytes {
+                refusal = APIServer.tooLarge(server.configuration.maxBodyBytes)
+                body = []
+                return
+            }
+            body.append(contentsOf: b.readableBytesView)
+        case .end:
+            guard let h = head else { return }
+            answered = true
+            let channel = context.channel
+            let (server, body, refusal, peer, metricsOnly, id) = (server, body, refusal, peer, metricsOnly, id)
+            self.body = []
+            let task = Task {
+                let r = await server.respond(head: h, body: body, refusal: refusal, peer: peer, metricsOnly: metricsOnly, id: id)
+                var headers = HTTPHeaders()
+                headers.add(name: "Content-Type", value: r.contentType)
+                headers.add(name: "Content-Length", value: "\(r.body.count)")
+                headers.add(name: "Connection", value: "close")
+                for (k, v) in r.headers { headers.add(name: k, value: v) }
+                let responseHead = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: r.status), headers: headers)
+                channel.write(HTTPServerResponsePart.head(responseHead), promise: nil)
+                channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: r.body))), promise: nil)
+                try? await channel.writeAndFlush(HTTPServerResponsePart.end(nil)).get()
+                try? await channel.close()
+            }
+            server.connections.attach(task, to: id)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        server.logger.debug("api connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+}
+
+/// Open connections, whether each is handling a request, and the task answering it.
 final class ConnectionTracker: Sendable {
+    private struct Entry {
+        var channel: any Channel
+        var busy = false
+        var task: Task<Void, Never>?
+    }
     private struct State {
         var next = 0
-        var channels: [Int: (channel: any Channel, busy: Bool)] = [:]
+        var entries: [Int: Entry] = [:]
         var shuttingDown = false
+        var emptyWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter = 0
     }
     private let state = Mutex(State())
 
     func add(_ ch: any Channel) -> Int {
         let (id, close) = state.withLock { s -> (Int, Bool) in
             s.next += 1
-            s.channels[s.next] = (ch, false)
+            s.entries[s.next] = Entry(channel: ch)
             return (s.next, s.shuttingDown)
         }
         if close { ch.close(promise: nil) }
         return id
     }
-    func remove(_ id: Int) { state.withLock { _ = $0.channels.removeValue(forKey: id) } }
+
+    func remove(_ id: Int) {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.entries.removeValue(forKey: id)
+            guard s.entries.isEmpty else { return [] }
+            defer { s.emptyWaiters = [:] }
+            return Array(s.emptyWaiters.values)
+        }
+        for w in waiters { w.resume() }
+    }
+
+    func attach(_ task: Task<Void, Never>, to id: Int) {
+        let cancelNow = state.withLock { s -> Bool in
+            s.entries[id]?.task = task
+            return s.entries[id] == nil
+        }
+        if cancelNow { task.cancel() }
+    }
+
     /// False once shutdown began: the request is refused with 503.
     func markBusy(_ id: Int) -> Bool {
         state.withLock { s in
             guard !s.shuttingDown else { return false }
-            s.channels[id]?.busy = true
+            s.entries[id]?.busy = true
             return true
         }
     }
-    var busyCount: Int { state.withLock { $0.channels.values.filter(\.busy).count } }
+
+    var busyCount: Int { state.withLock { $0.entries.values.filter(\.busy).count } }
+
     /// Closes idle connections; busy ones finish their request.
     func beginShutdown() {
         let idle = state.withLock { s in
             s.shuttingDown = true
-            return s.channels.values.filter { !$0.busy }.map(\.channel)
+            return s.entries.values.filter { !$0.busy }.map(\.channel)
         }
         for c in idle { c.close(promise: nil) }
     }
-    func closeAll() {
-        for c in state.withLock({ $0.channels.values.map(\.channel) }) { c.close(promise: nil) }
+
+    /// Cancels every in-flight answer and closes every connection.
+    func cancelAll() {
+        let all = state.withLock { $0.entries.values.map { ($0.channel, $0.task) } }
+        for (c, t) in all {
+            t?.cancel()
+            c.close(promise: nil)
+        }
+    }
+
+    /// True when every connection closed before `timeout`.
+    func waitUntilEmpty(timeout: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { g in
+            g.addTask { await self.waitEmpty(); return true }
+            g.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await g.next() ?? false
+            g.cancelAll()
+            return first
+        }
+    }
+
+    private func waitEmpty() async {
+        let key = state.withLock { s -> Int in
+            s.nextWaiter += 1
+            return s.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let done = state.withLock { s -> Bool in
+                    if s.entries.isEmpty || Task.isCancelled { return true }
+                    s.emptyWaiters[key] = c
+                    return false
+                }
+                if done { c.resume() }
+            }
+        } onCancel: {
+            let c = state.withLock { $0.emptyWaiters.removeValue(forKey: key) }
+            c?.resume()
+        }
     }
 }
 

@@ -87,3 +87,13 @@ public actor KeyedLocks {
         }
     }
 }
+
+/// The lock keys operations use, so every caller spells them the same way.
+public enum LockKey {
+    /// One volume: `wwn:<canonical wwn>`.
+    public static func volume(_ wwn: String) -> String { "wwn:" + wwn }
+    /// One iSCSI portal + target (login/logout/session changes): `iscsi:<portal>,<iqn>`.
+    public static func iscsiTarget(portal: String, iqn: String) -> String { "iscsi:\(portal),\(iqn)" }
+    /// One FC remote port as seen from one HBA (targeted scans): `fc:<initiator>,<target>`.
+    public static func fcTarget(initiatorWWPN: String, targetWWPN: String) -> String { "fc:\(initiatorWWPN),\(targetWWPN)" }
+}
