@@ -128,6 +128,9 @@ public struct APIRouter: Sendable {
             logger.error("api request", metadata: meta)
         } else if response.status >= 400 {
             logger.warning("api request", metadata: meta)
+        } else if route?.method == "GET" {
+            // Reads (health checks, scrapes) are frequent: debug, not info.
+            logger.debug("api request", metadata: meta)
         } else {
             logger.info("api request", metadata: meta)
         }
@@ -188,15 +191,21 @@ public struct APIRouter: Sendable {
     }
 
     /// Health per volume from the topology: ok (all paths active), degraded (some),
-    /// failed (none). Devices without a readable WWN are not volumes and are left out.
+    /// failed (none). A path is active when its SCSI device is `running`, its iSCSI session
+    /// (if any) LOGGED_IN and its FC remote port (if any) Online. Devices without a readable
+    /// WWN are not volumes and are left out.
     public static func health(_ t: Topology) -> HealthResponse {
         let vols = t.volumes.compactMap { v -> HealthResponse.Volume? in
             guard let wwn = try? WWN(v.wwn) else { return nil }
-            let active = v.activePaths
+            let active = v.paths.filter(isActive).count
             let status: HealthResponse.Status = active == 0 ? .failed : (active < v.paths.count ? .degraded : .ok)
             return HealthResponse.Volume(wwn: wwn, status: status, pathsTotal: v.paths.count, pathsActive: active)
         }
         return HealthResponse(status: HealthResponse.overall(vols), volumes: vols)
+    }
+
+    public static func isActive(_ p: ScsiPath) -> Bool {
+        p.state == "running" && (p.iscsi?.state ?? "LOGGED_IN") == "LOGGED_IN" && (p.fc?.portState ?? "Online") == "Online"
     }
 
     static func ok<T: Encodable>(_ value: T) -> APIResponse {

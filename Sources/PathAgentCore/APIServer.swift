@@ -78,12 +78,15 @@ public final class APIServer: Service, Sendable {
         self.group = eventLoopGroup
     }
 
-    /// Returns once the socket is bound and has its permissions (for tests and start-up
-    /// ordering); the TCP port in use when `metricsPort` was set.
+    /// Returns once the socket is bound and has its permissions, or once `run()` ended
+    /// without getting there (for tests and start-up ordering); the TCP port in use when
+    /// `metricsPort` was set.
     @discardableResult
     public func waitUntilListening() async -> Int? { await listening.wait() }
 
     public func run() async throws {
+        // Waiters of waitUntilListening() are released even when start-up fails.
+        defer { listening.signal(port: nil) }
         let path = configuration.socketPath
         try UnixSocketPath.prepare(path)
         let unix = try await bootstrap(metricsOnly: false)
@@ -262,7 +265,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             let channel = context.channel
             let (server, body, refusal, peer, metricsOnly, id) = (server, body, refusal, peer, metricsOnly, id)
             self.body = []
+            server.connections.taskStarting(id)
             let task = Task {
+                defer { server.connections.taskDone(id) }
                 let r = await server.respond(head: h, body: body, refusal: refusal, peer: peer, metricsOnly: metricsOnly, id: id)
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: r.contentType)
@@ -287,9 +292,13 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
 /// Open connections, whether each is handling a request, and the task answering it.
 final class ConnectionTracker: Sendable {
+    /// A connection counts until its channel is closed AND its answering task (if any)
+    /// has returned, so shutdown waits for cancelled operations to unwind.
     private struct Entry {
         var channel: any Channel
         var busy = false
+        var open = true
+        var taskRunning = false
         var task: Task<Void, Never>?
     }
     private struct State {
@@ -311,9 +320,30 @@ final class ConnectionTracker: Sendable {
         return id
     }
 
+    /// The channel closed.
     func remove(_ id: Int) {
+        update(id) { $0.open = false }
+    }
+
+    /// An answering task is about to start (called on the event loop, before the task exists).
+    func taskStarting(_ id: Int) {
+        update(id) { $0.taskRunning = true }
+    }
+
+    /// The answering task returned.
+    func taskDone(_ id: Int) {
+        update(id) { $0.taskRunning = false }
+    }
+
+    private func update(_ id: Int, _ change: (inout Entry) -> Void) {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.entries.removeValue(forKey: id)
+            guard var e = s.entries[id] else { return [] }
+            change(&e)
+            if !e.open && !e.taskRunning {
+                s.entries.removeValue(forKey: id)
+            } else {
+                s.entries[id] = e
+            }
             guard s.entries.isEmpty else { return [] }
             defer { s.emptyWaiters = [:] }
             return Array(s.emptyWaiters.values)
@@ -324,7 +354,7 @@ final class ConnectionTracker: Sendable {
     func attach(_ task: Task<Void, Never>, to id: Int) {
         let cancelNow = state.withLock { s -> Bool in
             s.entries[id]?.task = task
-            return s.entries[id] == nil
+            return s.entries[id].map { !$0.open } ?? true
         }
         if cancelNow { task.cancel() }
     }
@@ -352,6 +382,7 @@ final class ConnectionTracker: Sendable {
     /// Cancels every in-flight answer and closes every connection.
     func cancelAll() {
         let all = state.withLock { $0.entries.values.map { ($0.channel, $0.task) } }
+        // Cancelling reaches the operation; closing stops the connection.
         for (c, t) in all {
             t?.cancel()
             c.close(promise: nil)
@@ -402,7 +433,8 @@ final class ListeningSignal: Sendable {
     private let state = Mutex(State())
 
     func signal(port: Int?) {
-        let ws = state.withLock { s in
+        let ws = state.withLock { s -> [CheckedContinuation<Int?, Never>] in
+            guard s.port == nil else { return [] }  // the first signal wins
             s.port = .some(port)
             defer { s.waiters = [] }
             return s.waiters
