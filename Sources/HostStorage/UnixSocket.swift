@@ -81,8 +81,8 @@ public enum UnixSocketPath {
     /// file: one nothing answers on (`ECONNREFUSED`). Refuses when a process still listens
     /// there or when the path is not a socket (never deletes a regular file).
     public static func prepare(_ path: String) throws {
-        guard path.utf8.count < 108 else {
-            throw HostStorageError(.invalidArgument, "socket path \(path) is longer than 107 bytes")
+        guard path.utf8.count + 4 < 108 else {
+            throw HostStorageError(.invalidArgument, "socket path \(path) is longer than 103 bytes")
         }
         if let slash = path.lastIndex(of: "/"), slash != path.startIndex {
             try makeDirectories(String(path[..<slash]), mode: 0o755)
@@ -119,6 +119,12 @@ public enum UnixSocketPath {
     public static func setAccess(_ path: String, mode: UInt32, group: UInt32? = nil) throws {
         if let group, chown(path, UInt32.max, group) != 0 { throw HostStorageError.posix("chown", path) }
         guard chmod(path, mode_t(mode)) == 0 else { throw HostStorageError.posix("chmod", path) }
+    }
+
+    /// Atomically moves a bound socket to its final name (`rename`), so the final path only
+    /// ever shows a socket whose mode is already set.
+    public static func rename(_ from: String, to: String) throws {
+        guard Glibc.rename(from, to) == 0 else { throw HostStorageError.posix("rename \(from) to", to) }
     }
 
     /// The mode bits of a file (for tests and `pathctl doctor`).

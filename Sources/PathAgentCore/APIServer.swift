@@ -89,16 +89,22 @@ public final class APIServer: Service, Sendable {
         defer { listening.signal(port: nil) }
         let path = configuration.socketPath
         try UnixSocketPath.prepare(path)
+        // Bind under a temporary name, set owner and mode, then rename into place: the API
+        // path never shows a socket with the umask's permissions.
+        let staging = path + ".new"
+        UnixSocketPath.remove(staging)
         let unix = try await bootstrap(metricsOnly: false)
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
-        defer { UnixSocketPath.remove(path) }
+            .bind(unixDomainSocketPath: staging, cleanupExistingSocketFile: false).get()
         do {
             try UnixSocketPath.setAccess(
-                path, mode: configuration.socketGroup == nil ? 0o600 : 0o660, group: configuration.socketGroup)
+                staging, mode: configuration.socketGroup == nil ? 0o600 : 0o660, group: configuration.socketGroup)
+            try UnixSocketPath.rename(staging, to: path)
         } catch {
+            UnixSocketPath.remove(staging)
             try? await unix.close()
             throw error
         }
+        defer { UnixSocketPath.remove(path) }
         var listeners = [unix]
         if configuration.metricsPort > 0 {
             do {
