@@ -124,14 +124,15 @@ struct RunningServer {
 
     static func start(
         operations: any VolumeOperations, logger: Logger, maxBody: Int = 1 << 20, grace: Duration = .seconds(5),
-        access: PeerAccessPolicy? = nil, metricsPort: Int = 0, socketName: String = "api.sock", dir: String? = nil
+        access: PeerAccessPolicy? = nil, metricsPort: Int = 0, socketName: String = "api.sock", dir: String? = nil,
+        inventoryFixture: String = "iscsi-fc-dm"
     ) async throws -> RunningServer {
         let dir = dir ?? tempDir()
         let socket = dir + "/run/" + socketName
         let stats = RequestStats()
         let router = APIRouter(
             operations: operations,
-            inventory: { Inventory.scan(roots: HostRoots(under: Fixtures.path("iscsi-fc-dm"))) },
+            inventory: { Inventory.scan(roots: HostRoots(under: Fixtures.path(inventoryFixture))) },
             stats: stats, logger: logger)
         let server = APIServer(
             configuration: .init(socketPath: socket, metricsPort: metricsPort, maxBodyBytes: maxBody, shutdownGrace: grace, access: access),
