@@ -65,7 +65,14 @@ let package = Package(
                 "PathAgentCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .testTarget(name: "PathAgentCoreTests", dependencies: ["PathAgentCore", "PathCtlKit", "PathAPI", "PathCore", "HostStorage"]),
+        .testTarget(
+            name: "PathAgentCoreTests",
+            dependencies: [
+                "PathAgentCore", "PathCtlKit", "PathAPI", "PathCore", "HostStorage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
 
         // ---- tests ----
         .testTarget(name: "PathCoreTests", dependencies: ["PathCore", "HostStorage"]),
