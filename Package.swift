@@ -6,6 +6,7 @@ let package = Package(
     name: "pathagent",
     products: [
         .executable(name: "pathctl", targets: ["pathctl"]),
+        .executable(name: "pathagent", targets: ["pathagent"]),
         .library(name: "PathCore", targets: ["PathCore"]),
     ],
     dependencies: [
@@ -15,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // ---- C system libraries (only HostStorage imports these) ----
@@ -39,19 +41,11 @@ let package = Package(
         // ---- wire types of the local API (daemon, CLI, FlashArray module) ----
         .target(name: "PathAPI", dependencies: ["PathCore"]),
 
-        // ---- services: attach/detach engine, daemon ----
-        .target(
-            name: "PathAgentCore",
-            dependencies: [
-                "PathCore", "PathAPI", "HostStorage",
-                .product(name: "Logging", package: "swift-log"),
-            ]),
-
         // ---- executables ----
         .target(
             name: "PathCtlKit",
             dependencies: [
-                "HostStorage", "PathCore",
+                "HostStorage", "PathCore", "PathAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -81,6 +75,32 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]),
         .testTarget(name: "FlashArrayTests", dependencies: ["FlashArray", "PathCore", "fa-sim"], exclude: ["Fixtures", "pyclient"]),
+
+        // ---- services: attach/detach engine, path monitor, local API server, locks, journal, config ----
+        .target(
+            name: "PathAgentCore",
+            dependencies: [
+                "PathCore", "PathAPI", "HostStorage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "pathagent",
+            dependencies: [
+                "PathAgentCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(
+            name: "PathAgentCoreTests",
+            dependencies: [
+                "PathAgentCore", "PathCtlKit", "PathAPI", "PathCore", "HostStorage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
 
         // ---- tests ----
         .testTarget(name: "PathCoreTests", dependencies: ["PathCore", "HostStorage"]),

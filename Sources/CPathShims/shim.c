@@ -1,3 +1,6 @@
+#define _GNU_SOURCE
+#include <sys/socket.h>
+#include <stddef.h>
 #include "CPathShims.h"
 #include <libdevmapper.h>
 #include <stdarg.h>
@@ -33,3 +36,7 @@ struct dm_names *cpathshims_dm_names_next(struct dm_names *entry) {
 }
 const char *cpathshims_dm_names_name(struct dm_names *entry) { return entry->name; }
 uint64_t cpathshims_dm_names_dev(struct dm_names *entry) { return entry->dev; }
+
+_Static_assert(sizeof(struct cpathshims_ucred) == sizeof(struct ucred), "ucred size");
+_Static_assert(offsetof(struct cpathshims_ucred, uid) == offsetof(struct ucred, uid), "ucred uid");
+_Static_assert(offsetof(struct cpathshims_ucred, gid) == offsetof(struct ucred, gid), "ucred gid");

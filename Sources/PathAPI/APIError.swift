@@ -48,11 +48,23 @@ public struct APIErrorBody: Sendable, Equatable, Codable, CustomStringConvertibl
         /// A host tool or the kernel failed (iscsiadm exit code, errno in detail).
         public static let hostError = Code(rawValue: "host_error")
         public static let `internal` = Code(rawValue: "internal")
+        /// The caller's uid is neither root nor in the API group (SO_PEERCRED).
+        public static let forbidden = Code(rawValue: "forbidden")
+        /// The route exists but not with this HTTP method (`Allow` lists the right one).
+        public static let methodNotAllowed = Code(rawValue: "method_not_allowed")
+        /// The request body is larger than the daemon accepts.
+        public static let payloadTooLarge = Code(rawValue: "payload_too_large")
+        /// The daemon is shutting down or a dependency is not ready.
+        public static let unavailable = Code(rawValue: "unavailable")
 
         public var httpStatus: Int {
             switch self {
             case .malformedJSON, .missingKey, .invalidValue: 400
             case .notFound: 404
+            case .forbidden: 403
+            case .methodNotAllowed: 405
+            case .payloadTooLarge: 413
+            case .unavailable: 503
             case .conflict: 409
             case .unsupported: 422
             case .timeout: 504

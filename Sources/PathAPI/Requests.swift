@@ -74,7 +74,7 @@ public struct VolumeRequestBase: Sendable, Equatable, Codable {
     public var secrets: [String] { connectionProperties.secretValues }
 }
 
-/// `POST /v1/connect_volume`.
+/// `POST /v1/volumes/connect`.
 public struct ConnectVolumeRequest: Sendable, Equatable, Codable, CustomStringConvertible, CustomDebugStringConvertible,
     CustomReflectable
 {
@@ -99,7 +99,7 @@ public struct ConnectVolumeRequest: Sendable, Equatable, Codable, CustomStringCo
     public var customMirror: Mirror { Mirror(self, children: ["request": description]) }
 }
 
-/// `POST /v1/disconnect_volume`: os-brick's `(connection_properties, device_info, force,
+/// `POST /v1/volumes/disconnect`: os-brick's `(connection_properties, device_info, force,
 /// ignore_errors)`.
 public struct DisconnectVolumeRequest: Sendable, Equatable, Codable, CustomStringConvertible, CustomDebugStringConvertible,
     CustomReflectable
@@ -177,7 +177,7 @@ public struct DisconnectVolumeRequest: Sendable, Equatable, Codable, CustomStrin
     public var customMirror: Mirror { Mirror(self, children: ["request": description]) }
 }
 
-/// `POST /v1/extend_volume` and `POST /v1/get_volume_paths`: properties + protocol.
+/// `POST /v1/volumes/extend` and `POST /v1/volumes/paths`: properties + protocol.
 public typealias ExtendVolumeRequest = VolumeRequestBase
 public typealias GetVolumePathsRequest = VolumeRequestBase
 
@@ -190,7 +190,7 @@ extension VolumeRequestBase: CustomStringConvertible, CustomDebugStringConvertib
     public var customMirror: Mirror { Mirror(self, children: ["request": description]) }
 }
 
-/// `POST /v1/check_valid_device`.
+/// `POST /v1/devices/check`.
 public struct CheckValidDeviceRequest: Sendable, Equatable, Codable {
     /// `/dev/dm-3`, `/dev/sdb` or `/dev/mapper/<wwn>`.
     public var path: String

@@ -225,7 +225,8 @@ public struct ConnectorProperties: Sendable, Equatable, Codable {
     }
 }
 
-/// `GET /v1/paths`: every path the agent sees.
+/// Every path the agent sees, grouped by volume. (`GET /v1/paths` serves PathCore's
+/// `Topology` as is; this is the compact shape for clients that want only volumes.)
 public struct PathsResponse: Sendable, Equatable, Codable {
     public var volumes: [VolumePaths]
     public init(volumes: [VolumePaths]) { self.volumes = volumes }

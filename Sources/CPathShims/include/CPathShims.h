@@ -26,4 +26,13 @@ struct dm_names *cpathshims_dm_names_next(struct dm_names *entry);
 const char *cpathshims_dm_names_name(struct dm_names *entry);
 uint64_t cpathshims_dm_names_dev(struct dm_names *entry);
 
+/// Layout of Linux's `struct ucred` (what getsockopt(SO_PEERCRED) fills); glibc only
+/// declares it under _GNU_SOURCE, which Swift's Glibc module does not set.
+/// shim.c asserts the layout against the real struct.
+struct cpathshims_ucred {
+    int32_t pid;
+    uint32_t uid;
+    uint32_t gid;
+};
+
 #endif

@@ -11,9 +11,10 @@ extension VolumeEngine {
     /// no other LUN uses. `force` goes past a failing flush or a busy map (deferred
     /// remove) and says what it gave up; `ignore_errors` reports instead of failing.
     public func disconnect(_ request: DisconnectVolumeRequest) async throws -> DisconnectVolumeResponse {
+        try requireLiveRoots()
         let spec = try request.spec()
         let wwn = try request.volumeWWN(spec: spec)
-        return try await locks.withLock([volumeKey(wwn, fallback: "")]) { [self] in
+        return try await locks.withLock(keys: [volumeKey(wwn, fallback: "")]) { [self] in
             var timer = StepTimer()
             let waiter = DeviceWaiter()
             let topo = topology()
@@ -29,46 +30,16 @@ extension VolumeEngine {
             }
             timer.mark("plan")
             try refuseIfInUse(plan, topo: topo, force: request.force)
-            var removed: [String] = []
-            var removedMap: String? = nil
-            var loggedOut: [Int] = []
-            var ignored: [APIErrorBody] = []
-            func attempt(_ step: DetachStep, _ body: () throws -> Void) throws {
-                do { try body() } catch {
-                    let e = APIErrorBody(code: .hostError, message: "\(step): \(error)")
-                    if request.ignoreErrors || (request.force && step.isGivenUpUnderForce) {
-                        logger.warning("detach step failed, continuing", metadata: ["volume.wwn": "\(wwn)", "step": "\(step)", "error": "\(error)"])
-                        ignored.append(e)
-                    } else {
-                        throw error
-                    }
-                }
+            let intent = try journal?.begin(IntentRecord(
+                id: Self.newIntentID(), kind: .detach, transport: spec.transportProtocol, volumeWWN: wwn,
+                propertiesHash: ConnectionPropertiesHash.of(request.connectionProperties), iscsiTargets: spec.iscsiTargets))
+            let done = try await Blocking.run { [self] in
+                try execute(plan.steps, force: request.force, ignoreErrors: request.ignoreErrors, intent: intent, wwn: wwn)
             }
-            for step in plan.steps {
-                switch step {
-                case .failIfNoPath(let map):
-                    try attempt(step) { try dm.message(map, DMMessage.failIfNoPath.text) }
-                case .flushMap(let map):
-                    try attempt(step) {
-                        guard let st = try dm.info(map) else { return }
-                        try kernel.flushBuffers(st.kernelName)
-                    }
-                case .flushDevice(let name):
-                    try attempt(step) { try kernel.flushBuffers(name) }
-                case .removeMap(let map):
-                    try attempt(step) { try removeMap(map, force: request.force) }
-                    removedMap = map
-                case .deleteDevice(let name, let hctl, let expected):
-                    try attempt(step) { try kernel.deleteDevice(name: name, hctl: hctl, expected: expected) }
-                    removed.append(name ?? hctl.description)
-                case .logout(let sid, let portal, let iqn):
-                    try attempt(step) {
-                        try admin.logout(portal: portal, iqn: iqn)
-                        try admin.deleteNode(portal: portal, iqn: iqn)
-                    }
-                    loggedOut.append(sid)
-                }
-            }
+            let removed = done.removed
+            let removedMap = done.removedMap
+            let loggedOut = done.loggedOut
+            let ignored = done.ignored
             timer.mark("steps")
             // the kernel removes devices asynchronously: wait until they are gone
             let gone = Set(plan.devicesToDelete)
@@ -77,12 +48,89 @@ extension VolumeEngine {
                 return left.isEmpty ? true : nil
             }
             timer.mark("wait_removed")
+            try intent?.finish()
             logger.info("volume detached", metadata: [
                 "volume.wwn": "\(wwn)", "volume.removed": "\(removed.joined(separator: ","))", "volume.ms": "\(timer.totalMillis)",
             ])
             return DisconnectVolumeResponse(removedDevices: removed, removedMap: removedMap, loggedOutSessions: loggedOut,
                                             kept: plan.kept, ignoredErrors: ignored, timings: timer.timings)
         }
+    }
+
+    struct StepsDone {
+        var removed: [String] = []
+        var removedMap: String? = nil
+        var loggedOut: [Int] = []
+        var ignored: [APIErrorBody] = []
+    }
+
+    /// Executes detach steps in order (used by disconnect, by attach roll-back and by
+    /// start-up reconciliation). Each step is journaled before it is done.
+    func execute(_ steps: [DetachStep], force: Bool, ignoreErrors: Bool, intent: IntentHandle?, wwn: WWN) throws -> StepsDone {
+        var done = StepsDone()
+        func attempt(_ step: DetachStep, _ record: IntentStep?, _ body: () throws -> Void) throws {
+            do {
+                if let intent, let record { try intent.step(record, body) } else { try body() }
+            } catch {
+                let e = APIErrorBody(code: .hostError, message: "\(step): \(error)")
+                if ignoreErrors || (force && step.isGivenUpUnderForce) {
+                    logger.warning("detach step failed, continuing", metadata: ["volume.wwn": "\(wwn)", "step": "\(step)", "error": "\(error)"])
+                    done.ignored.append(e)
+                } else {
+                    throw error
+                }
+            }
+        }
+        for step in steps {
+            switch step {
+            case .failIfNoPath(let map):
+                try attempt(step, nil) { try dm.message(map, DMMessage.failIfNoPath.text) }
+            case .flushMap(let map):
+                try attempt(step, nil) {
+                    guard let st = try dm.info(map) else { return }
+                    try kernel.flushBuffers(st.kernelName)
+                }
+            case .flushDevice(let name):
+                try attempt(step, nil) { try kernel.flushBuffers(name) }
+            case .removeMap(let map):
+                try attempt(step, .mapRemoved(name: map)) { try removeMap(map, force: force) }
+                done.removedMap = map
+            case .deleteDevice(let name, let hctl, let expected):
+                try attempt(step, .devicesDeleted([hctl])) { try kernel.deleteDevice(name: name, hctl: hctl, expected: expected) }
+                done.removed.append(name ?? hctl.description)
+            case .logout(let sid, let portal, let iqn):
+                try attempt(step, .loggedOut(sessionID: sid)) {
+                    try admin.logout(portal: portal, iqn: iqn)
+                    try admin.deleteNode(portal: portal, iqn: iqn)
+                }
+                done.loggedOut.append(sid)
+            }
+        }
+        return done
+    }
+
+    /// Start-up reconciliation: finishes half-done detaches and rolls back half-done
+    /// attaches recorded in the journal, touching only what those intents created.
+    public func reconcile() async throws -> [IntentResolution] {
+        guard let journal, settings.roots.isLive else { return [] }
+        let open = try journal.unfinished()
+        guard !open.isEmpty else { return [] }
+        let topo = topology()
+        let plan = IntentReconciler.plan(
+            unfinished: open, kernel: KernelSnapshot(sessions: topo.sessionInfos, devices: topo.deviceInfos, maps: topo.mapInfos))
+        for r in plan {
+            guard let record = open.first(where: { $0.id == r.intentID }) else { continue }
+            logger.info("reconciling journal intent", metadata: [
+                "intent.id": "\(r.intentID)", "intent.outcome": "\(r.outcome.rawValue)", "intent.steps": "\(r.steps.count)",
+                "volume.wwn": "\(record.volumeWWN)",
+            ])
+            let handle = IntentHandle(store: journal, id: r.intentID)
+            _ = try await Blocking.run { [self] in
+                try execute(r.steps, force: true, ignoreErrors: true, intent: handle, wwn: record.volumeWWN)
+            }
+            try journal.finish(id: r.intentID)
+        }
+        return plan
     }
 
     /// A map or disk that is mounted or held by another block device is refused without
@@ -139,9 +187,10 @@ extension VolumeEngine {
     /// Rescans every path, refuses if they disagree on size, resizes the map; returns the
     /// new size in bytes.
     public func extend(_ request: ExtendVolumeRequest) async throws -> ExtendVolumeResponse {
+        try requireLiveRoots()
         let spec = try request.spec()
         let key = volumeKey(spec.wwn, fallback: "")
-        return try await locks.withLock([key]) { [self] in
+        return try await locks.withLock(keys: [key]) { [self] in
             let devices = try volumeDevices(spec, topo: topology())
             guard !devices.isEmpty else { throw PathCoreError(.missing, "the volume has no SCSI device on this host", key: "wwn") }
             try await Blocking.run { [kernel] in for d in devices { try kernel.rescan(d.hctl) } }

@@ -41,10 +41,13 @@ public final class VolumeEngine: Sendable {
     let dm: any DeviceMapperControl
     let locks: KeyedLocks
     let logger: Logger
+    /// Crash-safe intent journal; nil runs without one (lab probes, plan-only tools).
+    let journal: IntentJournalStore?
 
     public init(settings: EngineSettings, admin: any ISCSIAdmin = OpenISCSIAdmin(), dm: any DeviceMapperControl = LibDeviceMapper(),
-                locks: KeyedLocks = KeyedLocks(), logger: Logger = Logger(label: "pathagent.engine")) {
+                locks: KeyedLocks = KeyedLocks(), journal: IntentJournalStore? = nil, logger: Logger = Logger(label: "pathagent.engine")) {
         self.settings = settings
+        self.journal = journal
         self.kernel = KernelHost(roots: settings.roots)
         self.admin = admin
         self.dm = dm
@@ -56,22 +59,73 @@ public final class VolumeEngine: Sendable {
 
     // MARK: connect
 
+    /// Attach, detach and extend change the host: they run only against the live kernel
+    /// roots, never against a fixture tree given with `--root` (which is read-only).
+    func requireLiveRoots() throws {
+        guard settings.roots.isLive else {
+            throw PathCoreError(
+                .unsupported, "volume operations run only against the live kernel; this agent reads a fixture tree (--root \(settings.roots.sys))")
+        }
+    }
+
     public func connect(_ request: ConnectVolumeRequest) async throws -> ConnectVolumeResponse {
+        try requireLiveRoots()
         switch try request.spec() {
-        case .iscsi(let spec): return try await connectISCSI(spec)
+        case .iscsi(let spec): return try await connectISCSI(spec, properties: request.connectionProperties)
         case .fc(let spec): return try await connectFC(spec)
         }
     }
 
     func volumeKey(_ wwn: WWN?, fallback: String) -> String { "volume:" + (wwn?.value ?? fallback) }
 
-    func connectISCSI(_ spec: ISCSIConnectionSpec) async throws -> ConnectVolumeResponse {
+    func connectISCSI(_ spec: ISCSIConnectionSpec, properties: JSONValue) async throws -> ConnectVolumeResponse {
         let key = volumeKey(spec.wwn, fallback: spec.paths.map { "\($0.iqn)/\($0.scsiLUN)" }.sorted().joined(separator: ","))
-        return try await locks.withLock([key]) { [self] in
+        return try await locks.withLock(keys: [key]) { [self] in
             var timer = StepTimer()
             let waiter = DeviceWaiter()
+            let before = topology()
+            let existingHCTLs = Set(before.allPaths.map(\.hctl))
+            let existingMaps = Set(before.maps.map(\.name))
+            let intent = try spec.wwn.flatMap { wwn in
+                try journal?.begin(IntentRecord(
+                    id: Self.newIntentID(), kind: .attach, transport: .iscsi, volumeWWN: wwn,
+                    propertiesHash: ConnectionPropertiesHash.of(properties),
+                    iscsiTargets: ConnectionSpec.iscsi(spec).iscsiTargets))
+            }
+            do {
+                let r = try await attachISCSISteps(spec, before: before, existingHCTLs: existingHCTLs, existingMaps: existingMaps,
+                                                   intent: intent, waiter: waiter, timer: &timer)
+                try intent?.finish()
+                return r
+            } catch {
+                if let intent { await rollBack(intent) }
+                throw error
+            }
+        }
+    }
+
+    /// Undoes what a failed attach created (journaled steps only), then closes its intent.
+    func rollBack(_ intent: IntentHandle) async {
+        do {
+            guard let journal, let record = try journal.unfinished().first(where: { $0.id == intent.id }) else { return }
+            let topo = topology()
+            let plan = IntentReconciler.plan(
+                unfinished: [record], kernel: KernelSnapshot(sessions: topo.sessionInfos, devices: topo.deviceInfos, maps: topo.mapInfos))
+            for r in plan {
+                _ = try await Blocking.run { [self] in try execute(r.steps, force: true, ignoreErrors: true, intent: nil, wwn: record.volumeWWN) }
+            }
+            try intent.finish()
+            logger.info("failed attach rolled back", metadata: ["volume.wwn": "\(record.volumeWWN)", "intent.id": "\(intent.id)"])
+        } catch {
+            logger.error("roll-back of a failed attach failed; the journal keeps it for the next start", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func attachISCSISteps(_ spec: ISCSIConnectionSpec, before: Topology, existingHCTLs: Set<HCTL>, existingMaps: Set<String>,
+                          intent: IntentHandle?, waiter: DeviceWaiter, timer: inout StepTimer) async throws -> ConnectVolumeResponse {
+        do {
             let plan = ISCSIPlanner.attach(
-                spec, sessions: topology().sessionInfos,
+                spec, sessions: before.sessionInfos,
                 options: ISCSIAttachOptions(useMultipath: settings.useMultipath, enforceMultipath: settings.enforceMultipath,
                                             recoveryTimeout: settings.recoveryTimeout))
             timer.mark("plan")
@@ -81,7 +135,8 @@ public final class VolumeEngine: Sendable {
                 for (i, login) in plan.logins.enumerated() {
                     group.addTask { [self] in
                         do {
-                            try await locks.withLock(["portal:\(login.portal.argument)"]) {
+                            try await locks.withLock(keys: ["portal:\(login.portal.argument)"]) {
+                                try intent?.step(.loggedIn(portal: login.portal, iqn: login.iqn, sessionID: nil, created: true)) {}
                                 try await Blocking.run { [admin] in
                                     try admin.prepareNode(login)
                                     try admin.login(portal: login.portal, iqn: login.iqn)
@@ -141,12 +196,14 @@ public final class VolumeEngine: Sendable {
                 return found
             }
             timer.mark("wait_devices")
+            for d in devices { try intent?.step(.scanned(hctl: d.hctl, newDevice: !existingHCTLs.contains(d.hctl))) {} }
             let wwn = try verifyWWN(devices, expected: spec.wwn)
             timer.mark("verify_wwn")
             if settings.enforceMultipath && devices.count < 2 {
                 throw PathCoreError(.unsupported, "multipath is enforced but only \(devices.count) path came up (\(failures.joined(separator: "; ")))")
             }
             if settings.tunePaths { tune(devices) }
+            if settings.useMultipath && !existingMaps.contains(wwn.value) { try intent?.step(.mapCreated(name: wwn.value)) {} }
             let deviceInfo = try await buildMap(wwn: wwn, devices: devices, waiter: waiter)
             timer.mark("map")
             let degraded = devices.count < spec.paths.count
@@ -166,7 +223,7 @@ public final class VolumeEngine: Sendable {
 
     func connectFC(_ spec: FCConnectionSpec) async throws -> ConnectVolumeResponse {
         let key = volumeKey(spec.wwn, fallback: spec.targets.map { "\($0.wwpn)/\($0.scsiLUN)" }.sorted().joined(separator: ","))
-        return try await locks.withLock([key]) { [self] in
+        return try await locks.withLock(keys: [key]) { [self] in
             var timer = StepTimer()
             let waiter = DeviceWaiter()
             let topo = topology()
@@ -273,6 +330,30 @@ public final class VolumeEngine: Sendable {
         let node = state.kernelName
         _ = try await waiter.wait("/dev/\(node)", timeoutSeconds: settings.scanTimeoutSeconds) { () -> Bool? in kernel.exists(dev: node) ? true : nil }
         return DeviceInfo(scsiWWN: wwn.value, path: "/dev/\(node)", multipathID: wwn.value)
+    }
+}
+
+extension VolumeEngine {
+    static func newIntentID() -> String {
+        "intent-\(MonotonicClock.nanos())-\(UInt32.random(in: 0...UInt32.max))"
+    }
+}
+
+extension ConnectionSpec {
+    var transportProtocol: TransportProtocol {
+        switch self {
+        case .iscsi: .iscsi
+        case .fc: .fc
+        }
+    }
+    /// The (portal, iqn) pairs an intent touches, so reconciliation can find its sessions.
+    var iscsiTargets: [ISCSITargetRef] {
+        guard case .iscsi(let s) = self else { return [] }
+        var out: [ISCSITargetRef] = []
+        for p in s.paths where !out.contains(where: { $0.portal == p.portal && $0.iqn == p.iqn }) {
+            out.append(ISCSITargetRef(portal: p.portal, iqn: p.iqn))
+        }
+        return out
     }
 }
 

@@ -77,6 +77,8 @@ public actor PathMonitor {
 
     /// Runs until the task is cancelled: starts the udev listener and the checker timer.
     public func run() async {
+        // a fixture tree (--root) is read-only: never send dm messages or TURs for it
+        guard roots.isLive else { return }
         running = true
         refresh()
         if let m = try? UdevMonitor(source: .kernel, subsystems: ["block", "scsi"]) {
