@@ -48,13 +48,14 @@ public enum APIRoute: String, Sendable, CaseIterable {
     case checkDevice = "/v1/devices/check"
     case paths = "/v1/paths"
     case health = "/v1/health"
+    case maps = "/v1/maps"
     case version = "/v1/version"
     case metrics = "/metrics"
 
     public var method: String {
         switch self {
         case .connect, .disconnect, .extend, .volumePaths, .checkDevice: "POST"
-        case .connector, .paths, .health, .version, .metrics: "GET"
+        case .connector, .paths, .health, .maps, .version, .metrics: "GET"
         }
     }
 }
@@ -70,12 +71,19 @@ public struct APIRouter: Sendable {
     public var stats: RequestStats
     public var logger: Logger
     public var version: String
+    /// The path monitor's view of the maps (dm path states); nil when no monitor runs.
+    public var monitoredMaps: (@Sendable () async -> [MonitoredMap])?
+    /// `/v1/maps` (table, settings with origins, per-path states); nil when no monitor runs.
+    public var mapsView: (@Sendable () async throws -> MapsResponse)?
 
     public init(
         operations: any VolumeOperations, inventory: @escaping @Sendable () async throws -> Topology,
         extraMetrics: (@Sendable () async -> String)? = nil, stats: RequestStats = RequestStats(), logger: Logger,
-        version: String = PathAgentVersion.string
+        version: String = PathAgentVersion.string, monitoredMaps: (@Sendable () async -> [MonitoredMap])? = nil,
+        mapsView: (@Sendable () async throws -> MapsResponse)? = nil
     ) {
+        self.monitoredMaps = monitoredMaps
+        self.mapsView = mapsView
         self.operations = operations
         self.inventory = inventory
         self.extraMetrics = extraMetrics
@@ -180,7 +188,12 @@ public struct APIRouter: Sendable {
         case .paths:
             return Self.ok(try await inventory())
         case .health:
-            return Self.ok(Self.health(try await inventory()))
+            return Self.ok(Self.health(try await inventory(), monitored: await monitoredMaps?() ?? []))
+        case .maps:
+            guard let mapsView else {
+                throw APIErrorResponse(error: APIErrorBody(code: .unsupported, message: "no path monitor runs in this agent"))
+            }
+            return Self.ok(try await mapsView())
         case .version:
             return Self.ok(VersionResponse(version: version, apiVersions: ["v1"]))
         case .metrics:
@@ -194,10 +207,13 @@ public struct APIRouter: Sendable {
     /// failed (none). A path is active when its SCSI device is `running`, its iSCSI session
     /// (if any) LOGGED_IN and its FC remote port (if any) Online. Devices without a readable
     /// WWN are not volumes and are left out.
-    public static func health(_ t: Topology) -> HealthResponse {
+    /// With the monitor's maps, a path of a watched map also needs its dm state active
+    /// (the kernel or the checker may have failed it while sysfs still says running).
+    public static func health(_ t: Topology, monitored: [MonitoredMap] = []) -> HealthResponse {
         let vols = t.volumes.compactMap { v -> HealthResponse.Volume? in
             guard let wwn = try? WWN(v.wwn) else { return nil }
-            let active = v.paths.filter(isActive).count
+            let failedInMap = Set(monitored.first { $0.name == v.map?.name }?.paths.filter { $0.dmState != "active" }.map(\.device) ?? [])
+            let active = v.paths.filter { isActive($0) && !failedInMap.contains($0.devNumber ?? "") }.count
             let status: HealthResponse.Status = active == 0 ? .failed : (active < v.paths.count ? .degraded : .ok)
             return HealthResponse.Volume(wwn: wwn, status: status, pathsTotal: v.paths.count, pathsActive: active)
         }

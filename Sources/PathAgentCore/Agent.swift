@@ -1,5 +1,6 @@
 public import HostStorage
 public import Logging
+import PathAPI
 public import PathCore
 import ServiceLifecycle
 
@@ -69,6 +70,7 @@ public struct Agent: Sendable {
             config: config, roots: roots, logger: logger, journal: journal, workers: workers, locks: KeyedLocks(),
             connector: connector, firstInventory: first)
         let ops: any VolumeOperations
+        var monitorRef: PathMonitor? = nil
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         var metricsText = extraMetrics
         if let makeOperations {
@@ -91,15 +93,27 @@ public struct Agent: Sendable {
             }
             metrics.recordInventory(first, durationSeconds: Double(first.inventory.micros) / 1e6)
             let monitor = PathMonitor(roots: roots, logger: logger)
+            monitorRef = monitor
             let kernelOps = KernelVolumeOperations(engine: engine, connector: connector, monitor: monitor, metrics: metrics)
             ops = kernelOps
             // the monitor returns at once on a fixture root (read-only): that is not a failure
             services.append(.init(service: PathMonitorService(monitor: monitor), successTerminationBehavior: .ignore))
             if metricsText == nil { metricsText = { await kernelOps.renderMetrics() } }
         }
+        var monitored: (@Sendable () async -> [MonitoredMap])? = nil
+        var mapsView: (@Sendable () async throws -> MapsResponse)? = nil
+        if let m = monitorRef {
+            monitored = { await m.snapshot() }
+            mapsView = {
+                let snap = await m.snapshot()
+                return try await workers.run {
+                    MapsResponse.build(monitored: snap, topology: Inventory.scan(roots: roots), dm: LibDeviceMapper())
+                }
+            }
+        }
         let router = APIRouter(
             operations: ops, inventory: { try await workers.run { Inventory.scan(roots: roots) } },
-            extraMetrics: metricsText, logger: logger)
+            extraMetrics: metricsText, logger: logger, monitoredMaps: monitored, mapsView: mapsView)
         let gid = try config.group.map { try UnixAccounts.groupID($0) }
         let server = APIServer(
             configuration: .init(

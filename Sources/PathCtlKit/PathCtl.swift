@@ -11,7 +11,8 @@ public struct PathCtl: ParsableCommand {
             """,
         subcommands: [
             PathsCommand.self, ConnectCommand.self, DisconnectCommand.self, ExtendCommand.self, VolumePathsCommand.self,
-            ConnectorCommand.self, SysfsHealthCommand.self, AgentHealthCommand.self, DoctorCommand.self,
+            ConnectorCommand.self, SysfsHealthCommand.self, AgentHealthCommand.self, MapsCommand.self, DoctorCommand.self,
+            ConfigCommand.self,
         ]
     )
     public init() {}

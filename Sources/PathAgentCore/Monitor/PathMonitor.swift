@@ -1,26 +1,9 @@
 import Foundation
 import HostStorage
 import Logging
+import PathAPI
 import PathCore
 import Synchronization
-
-/// What the agent knows about one path of a managed map, for health and `pathctl maps`.
-public struct MonitoredPath: Sendable, Codable, Equatable {
-    public var device: String       // maj:min
-    public var name: String?        // sdX
-    public var dmState: String      // active | failed
-    public var failCount: UInt32
-    public var checker: String?     // up | down | ghost | pending | shaky (last TUR verdict)
-    public var lastChangeMicros: UInt64
-    public var reason: String?
-}
-
-public struct MonitoredMap: Sendable, Codable, Equatable {
-    public var name: String
-    public var device: String
-    public var paths: [MonitoredPath]
-    public var active: Int { paths.filter { $0.dmState == "active" }.count }
-}
 
 /// A change the monitor saw, with the monotonic time (µs) it was seen at.
 public struct PathChange: Sendable, Codable, Equatable {

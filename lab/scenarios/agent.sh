@@ -1,0 +1,160 @@
+#!/bin/bash
+# The pathagent daemon against the real kernel: Pure-like LUNs (tgt reports vendor PURE,
+# product FlashArray) over two iSCSI portals, attached with `pathctl connect` using the
+# properties Cinder's Pure driver returns. Proves the multipath engine (Pure profile,
+# both paths carry I/O, path failure seen by the agent within 1 s, reinstatement, no
+# queueing when all paths are gone, recovery_tmo) and attach/detach (session reuse,
+# exact detach, kill -9 mid-attach then reconciliation, 16 parallel attaches).
+. "$(dirname "$0")/lib.sh"
+PATHCTL=$LAB_BIN/pathctl
+AGENT=$LAB_BIN/pathagent
+W=/tmp/agent; mkdir -p $W /run/pathagent /var/lib/pathagent
+NLUNS=18
+
+step setup
+check "tgtd up with 2 portals and $NLUNS thin LUNs" lab_tgt_start $NLUNS 32M
+for i in $(seq 1 $NLUNS); do
+  tgtadm --lld iscsi --op update --mode logicalunit --tid 1 --lun $i --params vendor_id=PURE,product_id=FlashArray >/dev/null || bad "vendor PURE on LUN $i"
+done
+pgrep -x iscsid >/dev/null || run iscsid
+for _ in $(seq 50); do iscsiadm -m session >/dev/null 2>&1; [ $? -ne 4 ] && break; sleep 0.1; done
+modprobe dm_multipath; modprobe dm_queue_length
+start_agent() {
+  "$AGENT" --socket /run/pathagent/pathagent.sock > $W/agent.log 2>&1 &
+  AGENT_PID=$!
+  wait_for 30 test -S /run/pathagent/pathagent.sock
+}
+check "pathagent starts and listens" start_agent
+wwn_of_lun() { printf '360000000000000000e0000000001%04x' "$1"; }
+props() {  # LUN -> Pure-driver-shaped connection properties
+  cat > $W/p$1.json <<J
+{"target_discovered": false, "discard": true, "addressing_mode": "SAM2",
+ "target_portals": ["${TGT_PORTALS[0]}", "${TGT_PORTALS[1]}"],
+ "target_iqns": ["$TGT_IQN", "$TGT_IQN"], "target_luns": [$1, $1], "wwn": "$(wwn_of_lun $1)"}
+J
+  echo $W/p$1.json
+}
+jget() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$2)" "$1" 2>/dev/null; }
+sessions() { iscsiadm -m session 2>/dev/null | grep -c "$TGT_IQN"; }
+sd_of_lun() { for d in /sys/bus/scsi/devices/*:*:*:$1; do [ -e "$d/block" ] && ls "$d/block"; done 2>/dev/null; }
+writes() { awk '{print $5}' /sys/block/$1/stat; }
+
+step connect_pure_volume
+T0=$(lab_up)
+if run "$PATHCTL" connect --json "$(props 1)" > $W/c1.json 2> $W/c1.err; then ok "pathctl connect LUN 1"; else bad "pathctl connect LUN 1: $(cat $W/c1.err)"; fi
+echo "attach: $(awk -v a=$T0 -v b=$(lab_up) 'BEGIN{printf "%.2f", b-a}') s"; cat $W/c1.json
+DEV1=$(jget $W/c1.json "['path']"); W1=$(wwn_of_lun 1)
+check "device is /dev/dm-N with the volume's WWN" bash -c "[[ '$DEV1' == /dev/dm-* ]] && [ '$(jget $W/c1.json "['scsi_wwn']")' = '$W1' ]"
+TABLE=$(dmsetup table "$W1"); echo "table: $TABLE"
+check "Pure profile: queue-length, one group (multibus), no features (no queueing)" \
+  bash -c "[[ '$TABLE' == *' multipath 0 0 1 1 queue-length 0 2 1 '* ]]"
+for s in /sys/class/iscsi_session/session*; do
+  check "$(basename $s) recovery_tmo = 10 (Pure fast_io_fail_tmo on iSCSI)" test "$(cat $s/recovery_tmo)" = 10
+done
+P=($(sd_of_lun 1))
+for p in "${P[@]}"; do
+  check "$p tuned: scheduler none, timeout 60, rq_affinity 2" bash -c "grep -q '\[none\]' /sys/block/$p/queue/scheduler && [ \$(cat /sys/block/$p/device/timeout) = 60 ] && [ \$(cat /sys/block/$p/queue/rq_affinity) = 2 ]"
+done
+dd if=/dev/urandom of=$W/pat bs=1M count=16 status=none
+B0=$(writes ${P[0]}); B1=$(writes ${P[1]})
+check "16 MiB written through the map" dd if=$W/pat of="$DEV1" bs=64k oflag=direct status=none
+check "read back intact" bash -c "dd if='$DEV1' bs=1M count=16 iflag=direct status=none | cmp - $W/pat"
+check "both paths carried I/O (${P[0]}: $(( $(writes ${P[0]}) - B0 )), ${P[1]}: $(( $(writes ${P[1]}) - B1 )) writes)" \
+  test $(( $(writes ${P[0]}) - B0 )) -gt 0 -a $(( $(writes ${P[1]}) - B1 )) -gt 0
+
+step path_failure_seen_within_1s
+MAJMIN=$(cat /sys/block/${P[0]}/dev)
+echo offline > /sys/block/${P[0]}/device/state
+T0=$(date +%s.%N)
+dd if=$W/pat of="$DEV1" bs=64k count=64 oflag=direct status=none; IORC=$?
+check "I/O continues with ${P[0]} offline" test $IORC = 0
+# the agent's view (daemon /v1/maps, fed by dm events): the path must show failed
+seen=""
+for _ in $(seq 200); do
+  "$PATHCTL" maps --json > $W/m.json 2>/dev/null
+  if python3 - "$W/m.json" "$W1" "$MAJMIN" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+m = [m for m in d.get("maps", []) if m["name"] == sys.argv[2]]
+sys.exit(0 if m and any(p["device"] == sys.argv[3] and p["dmState"] == "failed" for p in m[0]["paths"]) else 1)
+PY
+  then seen=$(date +%s.%N); break; fi
+  sleep 0.02
+done
+if [ -n "$seen" ]; then
+  DT=$(awk -v a=$T0 -v b=$seen 'BEGIN{printf "%.3f", b-a}')
+  check "agent shows the failed path within 1 s of the I/O error (took ${DT} s incl. the I/O)" awk -v d=$DT 'BEGIN{exit !(d < 1.0)}'
+else bad "agent never showed the failed path"; cat $W/m.json; fi
+"$PATHCTL" maps; echo "(maps exit $?)"
+"$PATHCTL" agent-health --json > $W/h.json; cat $W/h.json
+check "agent-health reports the volume degraded" python3 -c "
+import json; d=json.load(open('$W/h.json')); v=[v for v in d['volumes'] if v['wwn']=='$W1'][0]
+assert v['status']=='degraded' and v['paths_active']==1, v"
+check "dm shows $MAJMIN failed" bash -c "dmsetup status '$W1' | grep -q '$MAJMIN F'"
+echo running > /sys/block/${P[0]}/device/state
+# the TUR checker (polling_interval 10 s) reinstates the path
+check "path reinstated by the checker within 25 s" wait_for 25 bash -c "dmsetup status '$W1' | grep -q '$MAJMIN A'"
+
+step all_paths_gone_fails_fast
+for p in "${P[@]}"; do echo offline > /sys/block/$p/device/state; done
+T0=$(lab_up)
+timeout 20 dd if="$DEV1" of=/dev/null bs=4k count=1 iflag=direct status=none; RC=$?
+DT=$(awk -v a=$T0 -v b=$(lab_up) 'BEGIN{printf "%.2f", b-a}')
+check "read fails at once with no path left (rc=$RC in ${DT} s, no queueing)" bash -c "[ $RC -ne 0 ] && [ $RC -ne 124 ] && awk -v d=$DT 'BEGIN{exit !(d < 5)}'"
+for p in "${P[@]}"; do echo running > /sys/block/$p/device/state; done
+check "paths come back" wait_for 25 bash -c "[ \$(dmsetup status '$W1' | grep -o ' A ' | wc -l) -ge 2 ]"
+
+step second_volume_and_exact_detach
+if run "$PATHCTL" connect --json "$(props 2)" > $W/c2.json 2> $W/c2.err; then ok "connect LUN 2"; else bad "connect LUN 2: $(cat $W/c2.err)"; fi
+DEV2=$(jget $W/c2.json "['path']")
+check "sessions reused (still 2)" test "$(sessions)" = 2
+if run "$PATHCTL" disconnect --json "$W/p1.json" --device-info $W/c1.json > $W/d1.json 2> $W/d1.err; then ok "disconnect LUN 1"; else bad "disconnect LUN 1: $(cat $W/d1.err)"; fi
+cat $W/d1.json
+check "LUN 1 map and disks gone" bash -c "! dmsetup info '$W1' >/dev/null 2>&1 && [ -z \"\$(sd_of_lun 1)\" ]"
+check "sessions kept for LUN 2" test "$(sessions)" = 2
+check "LUN 2 still works" dd if="$DEV2" of=/dev/null bs=1M count=4 iflag=direct status=none
+
+step kill9_mid_attach_then_reconcile
+( "$PATHCTL" connect --json "$(props 3)" > $W/c3.json 2>&1 ) &
+CPID=$!
+# kill the agent as soon as LUN 3's disks begin to appear (mid-attach)
+wait_for 20 test -n "$(sd_of_lun 3)"
+kill -9 $AGENT_PID; wait $AGENT_PID 2>/dev/null; wait $CPID 2>/dev/null
+echo "after kill: LUN 3 disks: $(sd_of_lun 3 | tr '\n' ' ') map: $(dmsetup info -c --noheadings -o name "$(wwn_of_lun 3)" 2>/dev/null)"
+check "pathagent restarts" start_agent
+grep -E "reconcil|journal" $W/agent.log | tail -5
+check "half-done attach rolled back: no disk of LUN 3" wait_for 20 test -z "$(sd_of_lun 3)"
+check "no map of LUN 3" bash -c "! dmsetup info '$(wwn_of_lun 3)' >/dev/null 2>&1"
+check "LUN 2 untouched" dd if="$DEV2" of=/dev/null bs=1M count=4 iflag=direct status=none
+
+step parallel_16_attaches
+T0=$(lab_up)
+for i in $(seq 3 18); do ( "$PATHCTL" connect --json "$(props $i)" > $W/pc$i.json 2> $W/pc$i.err; echo $? > $W/pc$i.rc ) & done
+wait
+echo "16 parallel attaches: $(awk -v a=$T0 -v b=$(lab_up) 'BEGIN{printf "%.2f", b-a}') s"
+okc=0; for i in $(seq 3 18); do [ "$(cat $W/pc$i.rc)" = 0 ] && okc=$((okc+1)) || { echo "LUN $i: $(cat $W/pc$i.err)"; }; done
+check "16 of 16 parallel attaches succeeded ($okc)" test $okc = 16
+check "16 more maps exist" test "$(dmsetup ls --target multipath | grep -c 360000)" = 17
+
+step detach_everything
+for i in 2 $(seq 3 18); do
+  "$PATHCTL" disconnect "$W/p$i.json" > /dev/null 2> $W/dd$i.err || bad "disconnect LUN $i: $(cat $W/dd$i.err)"
+done
+check "sessions logged out" test "$(sessions)" = 0
+check "no sd disk of the target left" test -z "$(disks_by_model FlashArray)"
+check "no dm device left" bash -c "[ -z \"\$(dmsetup ls --target multipath | grep 360000)\" ]"
+check "metrics served" bash -c "python3 - <<'PY'
+import socket
+s = socket.socket(socket.AF_UNIX); s.connect('/run/pathagent/pathagent.sock')
+s.sendall(b'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+data = b''
+while True:
+    b = s.recv(65536)
+    if not b: break
+    data += b
+assert b'pathagent_attach' in data, data[:400]
+PY"
+kill $AGENT_PID; wait $AGENT_PID 2>/dev/null
+check "no CHAP or secrets in the agent log" bash -c "! grep -qi 'auth_password\":\"[^<]' $W/agent.log"
+tail -20 $W/agent.log
+finish
