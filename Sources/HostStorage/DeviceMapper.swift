@@ -58,13 +58,21 @@ public protocol DeviceMapperControl: Sendable {
     func waitEvent(_ name: String, after: UInt32) throws -> UInt32
 }
 
-/// The real device-mapper control through libdevmapper. Node creation is synchronized
-/// with udev through cookies when udevd runs (so `/dev/mapper/<name>` and by-id links
-/// exist when `create` returns); without udevd libdevmapper creates the nodes itself.
+/// The real device-mapper control through libdevmapper.
+///
+/// With `udevSync` (multipath-tools' way), create/resume/remove wait for udevd to finish
+/// its rules for the device (a udev cookie), so `/dev/mapper/<name>` and the by-id links
+/// exist when the call returns; under a slow udev that wait dominates an attach. Without
+/// it (the agent's default), libdevmapper makes the `/dev/mapper` node itself, the kernel's
+/// `/dev/dm-N` exists at once, and udev adds its links shortly after.
 public final class LibDeviceMapper: DeviceMapperControl {
     private static let setup: Void = { cpathshims_dm_install_log() }()
+    public let udevSync: Bool
 
-    public init() { _ = Self.setup }
+    public init(udevSync: Bool = false) {
+        _ = Self.setup
+        self.udevSync = udevSync
+    }
 
     private func task(_ type: Int32, _ name: String?, _ what: String) throws -> OpaquePointer {
         cpathshims_dm_clear_error()
@@ -90,6 +98,10 @@ public final class LibDeviceMapper: DeviceMapperControl {
     }
 
     private func udevSynced(_ t: OpaquePointer, _ body: () throws -> Void) throws {
+        guard udevSync else {
+            try body()
+            return
+        }
         var cookie: UInt32 = 0
         if dm_task_set_cookie(t, &cookie, 0) == 0 {
             try body()
