@@ -91,12 +91,24 @@ struct ConnectCommand: ParsableCommand {
             or scans, verifies the WWN of every disk that appears, builds the multipath map and \
             prints the device (keep the --json output: disconnect takes it as --device-info).
 
-            Exit status: 0 attached; 2 attached but degraded (fewer paths than planned); \
-            1 failed (the daemon's error is printed as code: message (key)).
+            With --plan nothing is done and no daemon is needed: pathctl prints what the \
+            attach would do on this host (or on the tree given with --root): which node \
+            records it would create and log in to (CHAP passwords shown as <redacted>), which \
+            sessions it would reuse, which targeted scans it would write, and the WWN every \
+            new disk must show.
+
+            Exit status: 0 attached (or planned); 2 attached but degraded (fewer paths than \
+            planned); 1 failed (the daemon's error is printed as code: message (key)).
             """)
 
     @Argument(help: ArgumentHelp("Connection properties (JSON).", valueName: "PROPS.json"))
     var properties: String
+
+    @Flag(name: .long, help: "Print the attach plan (logins, session reuse, scans, expected WWN) and do nothing.")
+    var plan = false
+
+    @Option(name: .long, help: ArgumentHelp("With --plan: read sys/ and etc/ below DIR instead of /.", valueName: "DIR"))
+    var root: String?
 
     @Option(name: .customLong("protocol"), help: ArgumentHelp(
         "iscsi or fc.", discussion: "Default: driver_volume_type of a connection_info file, else fc when the properties have target_wwn(s) or initiator_target_map, else iscsi."))
@@ -106,6 +118,13 @@ struct ConnectCommand: ParsableCommand {
 
     func run() throws {
         let f = try PropertiesFile.load(properties, protocol: volumeProtocol)
+        if plan {
+            let roots = root.map { HostRoots(under: $0) } ?? .live
+            let text = try AttachPlanText.render(request: ConnectVolumeRequest(connectionProperties: f.properties, protocol: f.protocol),
+                                                 topology: Inventory.scan(roots: roots), json: client.json)
+            Output.line(text)
+            return
+        }
         let c = try client.client()
         let r = try callDaemon { try c.connect(ConnectVolumeRequest(connectionProperties: f.properties, protocol: f.protocol)) }
         if client.json {

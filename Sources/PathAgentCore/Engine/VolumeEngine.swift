@@ -215,7 +215,7 @@ public final class VolumeEngine: Sendable {
                 deviceInfo: deviceInfo,
                 paths: devices.map { d in
                     PathInfo(hctl: d.hctl, device: d.device, transport: "iscsi", portal: d.iscsi?.portal, targetIQN: d.iscsi?.target,
-                             state: d.state)
+                             state: d.state == "running" ? "active" : d.state)
                 },
                 degraded: degraded, timings: timer.timings)
         }
@@ -250,7 +250,7 @@ public final class VolumeEngine: Sendable {
             return ConnectVolumeResponse(
                 deviceInfo: info,
                 paths: devices.map { PathInfo(hctl: $0.hctl, device: $0.device, transport: "fc", targetWWPN: $0.fc?.targetPortName,
-                                              initiatorWWPN: $0.fc?.hostPortName, state: $0.state) },
+                                              initiatorWWPN: $0.fc?.hostPortName, state: $0.state == "running" ? "active" : $0.state) },
                 degraded: devices.count < max(minimum, 1), timings: timer.timings)
         }
     }
