@@ -142,3 +142,39 @@ struct CapturedKernelDiscoveryTests {
         #expect(all.allPaths.contains { $0.device == "sr0" })
     }
 }
+
+/// The sysfs writes that put new paths under the Pure profile, on the fixture host.
+@Suite struct PathTuningTests {
+    let topo = TopologyScanner(sysfs: Fixture.sysfs("iscsi-fc-dm"), options: .init(queueSettings: true)).scan()
+    let sysfs = Fixture.sysfs("iscsi-fc-dm")
+
+    @Test func pureProfileWritesOnlyWhatDiffers() throws {
+        let pure = try PropertySelection.select(vendor: "PURE", product: "FlashArray")
+        let fcVol = try #require(topo.volume(try WWN("3624a93709714b5cb91634c4800000001")))
+        let w = PathTuning.writes(for: fcVol.paths, settings: pure, current: { sysfs.attribute($0) })
+        let files = Set(w.map(\.file))
+        // fixture paths have timeout 30, mq-deadline, add_random 0, rq_affinity 1, max_sectors_kb 1280
+        #expect(w.contains(PathTuning.Write(file: "bus/scsi/devices/4:0:0:1/timeout", value: "60")))
+        #expect(w.contains(PathTuning.Write(file: "class/block/sdg/queue/scheduler", value: "none")))
+        #expect(w.contains(PathTuning.Write(file: "class/block/sdg/queue/rq_affinity", value: "2")))
+        #expect(w.contains(PathTuning.Write(file: "class/block/sdg/queue/max_sectors_kb", value: "4096")))
+        #expect(!files.contains("class/block/sdg/queue/add_random"))  // already 0
+        // the fixture's rports already have fast_io_fail_tmo 10 / dev_loss_tmo 60
+        #expect(!files.contains { $0.hasPrefix("class/fc_remote_ports/") })
+    }
+
+    @Test func transportTimeoutsFollowTheProfile() throws {
+        var s = try PropertySelection.select(vendor: "PURE", product: "FlashArray")
+        s.fastIOFailTmo = Setting(5, .override)
+        s.devLossTmo = Setting(30, .override)
+        let fc = topo.allPaths.filter { $0.transport == .fc }
+        let w = PathTuning.writes(for: fc, settings: s, current: { sysfs.attribute($0) })
+        let rport = w.filter { $0.file.hasPrefix("class/fc_remote_ports/rport-4:0-0/") }
+        #expect(rport.map(\.file) == ["class/fc_remote_ports/rport-4:0-0/fast_io_fail_tmo", "class/fc_remote_ports/rport-4:0-0/dev_loss_tmo"])
+        #expect(rport.map(\.value) == ["5", "30"])
+        let iscsi = topo.allPaths.filter { $0.transport == .iscsi }
+        let wi = PathTuning.writes(for: iscsi, settings: s, current: { sysfs.attribute($0) })
+        #expect(wi.contains(PathTuning.Write(file: "class/iscsi_session/session1/recovery_tmo", value: "5")))
+        #expect(wi.filter { $0.file.hasSuffix("recovery_tmo") }.count == 2)  // once per session, not per LUN
+    }
+}

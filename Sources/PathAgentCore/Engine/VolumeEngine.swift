@@ -274,21 +274,17 @@ public final class VolumeEngine: Sendable {
         return target
     }
 
-    /// Pure's recommended per-path sysfs settings; a refused value is logged with its file.
+    /// Puts new paths under the volume's settings (PathTuning: SCSI timeout, queue
+    /// settings, FC rport and iSCSI session timeouts); a refused value is logged with its
+    /// file and value.
     func tune(_ devices: [ScsiPath]) {
-        for d in devices where d.vendor == "PURE" {
-            guard let name = d.device else { continue }
-            let writes: [(String, String)] = [
-                ("bus/scsi/devices/\(d.hctl)/timeout", "60"),
-                ("class/block/\(name)/queue/scheduler", "none"),
-                ("class/block/\(name)/queue/add_random", "0"),
-                ("class/block/\(name)/queue/rq_affinity", "2"),
-                ("class/block/\(name)/queue/max_sectors_kb", "4096"),
-            ]
-            for (file, value) in writes {
-                do { try kernel.write(file, value) } catch {
-                    logger.warning("kernel refused a recommended setting", metadata: ["path.dev": "\(name)", "sysfs.file": "\(file)", "error": "\(error)"])
-                }
+        guard let first = devices.first,
+            let s = try? PropertySelection.select(vendor: first.vendor, product: first.model, config: settings.multipathConfig)
+        else { return }
+        let sysfs = kernel.sysfs
+        for w in PathTuning.writes(for: devices, settings: s, current: { sysfs.attribute($0) }) {
+            do { try kernel.write(w.file, w.value) } catch {
+                logger.warning("kernel refused a path setting", metadata: ["sysfs.file": "\(w.file)", "sysfs.value": "\(w.value)", "error": "\(error)"])
             }
         }
     }
