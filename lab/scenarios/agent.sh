@@ -88,6 +88,11 @@ else bad "agent never showed the failed path"; cat $W/m.json; fi
 wait $DDPID; IORC=$?
 check "I/O continued with ${P[0]} offline" test $IORC = 0
 "$PATHCTL" maps; echo "(maps exit $?)"
+check "pathctl maps shows the Pure settings and their source" python3 -c "
+import json; d=json.load(open('$W/m.json')); m=[m for m in d['maps'] if m['name']=='$W1'][0]
+s={x['key']:(x['value'],x['origin']) for x in m['settings']}
+assert s['path_selector'][0]=='queue-length 0' and 'PURE' in s['path_selector'][1], s['path_selector']
+assert s['path_grouping_policy'][0]=='multibus' and s['no_path_retry'][0] in ('fail','0'), s"
 "$PATHCTL" agent-health --json > $W/h.json; cat $W/h.json
 check "agent-health reports the volume degraded" python3 -c "
 import json; d=json.load(open('$W/h.json')); v=[v for v in d['volumes'] if v['wwn']=='$W1'][0]
@@ -128,6 +133,18 @@ grep -E "reconcil|journal" $W/agent.log | tail -5
 check "half-done attach rolled back: no disk of LUN 3" wait_for 20 test -z "$(sd_of_lun 3)"
 check "no map of LUN 3" bash -c "! dmsetup info '$(wwn_of_lun 3)' >/dev/null 2>&1"
 check "LUN 2 untouched" dd if="$DEV2" of=/dev/null bs=1M count=4 iflag=direct status=none
+
+step kill9_mid_detach_then_reconcile
+if "$PATHCTL" connect --json "$(props 3)" > $W/c3b.json 2> $W/c3b.err; then ok "connect LUN 3"; else bad "connect LUN 3: $(cat $W/c3b.err)"; fi
+( "$PATHCTL" disconnect "$W/p3.json" > /dev/null 2>&1 ) &
+CPID=$!
+# kill the agent once the detach has begun (the map is gone, the disks may not be)
+wait_for 20 bash -c "! dmsetup info '$(wwn_of_lun 3)' >/dev/null 2>&1"
+kill -9 $AGENT_PID; wait $AGENT_PID 2>/dev/null; wait $CPID 2>/dev/null
+echo "after kill: LUN 3 disks: $(sd_of_lun 3 | tr '\n' ' ')"
+check "pathagent restarts" start_agent
+check "half-done detach finished: no disk of LUN 3" wait_for 20 test -z "$(sd_of_lun 3)"
+check "LUN 2 still works after the reconciliation" dd if="$DEV2" of=/dev/null bs=1M count=4 iflag=direct status=none
 
 step parallel_16_attaches
 T0=$(lab_up)
