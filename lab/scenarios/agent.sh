@@ -37,6 +37,7 @@ J
 jget() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))$2)" "$1" 2>/dev/null; }
 sessions() { iscsiadm -m session 2>/dev/null | grep -c "$TGT_IQN"; }
 sd_of_lun() { for d in /sys/bus/scsi/devices/*:*:*:$1; do [ -e "$d/block" ] && ls "$d/block"; done 2>/dev/null; }
+no_disk_of_lun() { [ -z "$(sd_of_lun "$1")" ]; }
 writes() { awk '{print $5}' /sys/block/$1/stat; }
 
 step connect_pure_volume
@@ -125,12 +126,12 @@ step kill9_mid_attach_then_reconcile
 ( "$PATHCTL" connect --json "$(props 3)" > $W/c3.json 2>&1 ) &
 CPID=$!
 # kill the agent as soon as LUN 3's disks begin to appear (mid-attach)
-wait_for 20 test -n "$(sd_of_lun 3)"
+wait_for 20 bash -c 'ls /sys/bus/scsi/devices/*:*:*:3/block >/dev/null 2>&1'
 kill -9 $AGENT_PID; wait $AGENT_PID 2>/dev/null; wait $CPID 2>/dev/null
 echo "after kill: LUN 3 disks: $(sd_of_lun 3 | tr '\n' ' ') map: $(dmsetup info -c --noheadings -o name "$(wwn_of_lun 3)" 2>/dev/null)"
 check "pathagent restarts" start_agent
 grep -E "reconcil|journal" $W/agent.log | tail -5
-check "half-done attach rolled back: no disk of LUN 3" wait_for 20 test -z "$(sd_of_lun 3)"
+check "half-done attach rolled back: no disk of LUN 3" wait_for 20 no_disk_of_lun 3
 check "no map of LUN 3" bash -c "! dmsetup info '$(wwn_of_lun 3)' >/dev/null 2>&1"
 check "LUN 2 untouched" dd if="$DEV2" of=/dev/null bs=1M count=4 iflag=direct status=none
 
@@ -143,7 +144,7 @@ wait_for 20 bash -c "! dmsetup info '$(wwn_of_lun 3)' >/dev/null 2>&1"
 kill -9 $AGENT_PID; wait $AGENT_PID 2>/dev/null; wait $CPID 2>/dev/null
 echo "after kill: LUN 3 disks: $(sd_of_lun 3 | tr '\n' ' ')"
 check "pathagent restarts" start_agent
-check "half-done detach finished: no disk of LUN 3" wait_for 20 test -z "$(sd_of_lun 3)"
+check "half-done detach finished: no disk of LUN 3" wait_for 20 no_disk_of_lun 3
 check "LUN 2 still works after the reconciliation" dd if="$DEV2" of=/dev/null bs=1M count=4 iflag=direct status=none
 
 step parallel_16_attaches
