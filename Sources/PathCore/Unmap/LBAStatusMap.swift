@@ -94,3 +94,29 @@ public struct LBAStatusMap: Sendable, Equatable, Codable {
         return need >= r.end
     }
 }
+
+extension LBAStatusMap {
+    /// Asks GET LBA STATUS from `range.lba` on, again from where each answer stops, until
+    /// the range is covered (at most `maximumCommands`). A CHECK CONDITION stops with the
+    /// LBA and the decoded sense.
+    public static func read(
+        _ transport: any SCSITransport, range: BlockRange, allocationLength: Int = 8 + 16 * 256, timeout: Int = 30,
+        maximumCommands: Int = 1_000_000
+    ) throws -> LBAStatusMap {
+        var map = LBAStatusMap(range: range)
+        var sent = 0
+        while let lba = map.nextLBA {
+            guard sent < maximumCommands else {
+                throw PathCoreError(.invalidValue, "GET LBA STATUS did not cover LBA \(range.lba)+\(range.count) in \(maximumCommands) commands")
+            }
+            sent += 1
+            let r = try transport.send(try SCSICommands.getLBAStatus(startingLBA: lba, allocationLength: allocationLength).request(timeout: timeout))
+            guard r.isGood else {
+                let why = (try? SenseData(r.sense).description) ?? SCSIStatus(rawValue: r.status).name
+                throw PathCoreError(.unsupported, "GET LBA STATUS at LBA \(lba) failed on \(transport.endpoint): \(why)")
+            }
+            try map.add(try LBAStatus(r.data), queriedAt: lba)
+        }
+        return map
+    }
+}
