@@ -9,7 +9,7 @@ public struct PathCtl: ParsableCommand {
         discussion: """
             Every read command takes --json. Exit status: 0 success; 1 the operation failed             (missing device, refused login, transport error); 2 the target is degraded             (paths) or errors were found (doctor); 64 bad command line.
             """,
-        subcommands: [PathsCommand.self]
+        subcommands: [PathsCommand.self, InquiryCommand.self, UnmapCommand.self, LBAStatusCommand.self, DiscardCheckCommand.self]
     )
     public init() {}
 }

@@ -176,3 +176,32 @@ public enum TargetResolver {
                               topDevice: v.map?.device ?? usable.first?.device)
     }
 }
+
+extension TargetResolver {
+    /// The volume a device or WWN names, whatever the state of its paths (for checks that
+    /// read sysfs only, such as the discard chain).
+    public static func volume(_ spec: TargetSpec, in topology: Topology) throws -> Volume {
+        switch spec {
+        case .iscsiURL:
+            throw PathCoreError(.invalidValue, "an iscsi:// target has no local volume in sysfs")
+        case .wwn(let w):
+            guard let v = topology.volume(w) else { throw PathCoreError(.missing, "no volume with WWN \(w.value) on this host") }
+            return v
+        case .device(let raw):
+            var name = raw
+            if name.hasPrefix("/dev/mapper/") {
+                let mapName = String(name.dropFirst("/dev/mapper/".count))
+                guard let m = topology.maps.first(where: { $0.name == mapName }) else {
+                    throw PathCoreError(.missing, "no device-mapper map named '\(mapName)' (\(raw))")
+                }
+                name = m.device
+            } else if name.hasPrefix("/dev/") {
+                name = String(name.dropFirst(5))
+            }
+            if let v = topology.volumes.first(where: { $0.map?.device == name || $0.paths.contains { $0.device == name || $0.sg == name } }) {
+                return v
+            }
+            throw PathCoreError(.missing, "no SCSI volume behind \(raw)")
+        }
+    }
+}
