@@ -306,3 +306,28 @@ enum PathCtlBinary {
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
 }
+
+/// In the main suite's serialization: it writes and frees LUN 1 too.
+extension UnmapTgtTests {
+    /// 32 MiB of LUN 1 (16 MiB .. 48 MiB), 1 MiB per UNMAP, 1 then 4 sessions in flight:
+    /// every run frees the whole range; the rates are printed for the record.
+    @Test func oneAndFourInFlight() throws {
+        let lab = try TgtLab.require()
+        let t = try ISCSITransport(url: ISCSIURL(lab.url()), initiator: TgtLab.initiator)
+        let target = try SCSITargetOpener(initiator: TgtLab.initiator).resolve(lab.url())
+        for parallel in [1, 4] {
+            try UnmapTgtTests.write(t, lba: 32768, bytes: 32 << 20)
+            let before = lab.allocatedBlocks(lab.lun1File)
+            var o = UnmapOptions(parallel: parallel)
+            o.planner.blocksPerDescriptorCap = 2048
+            o.planner.descriptorsPerCommandCap = 1
+            let r = try UnmapRunner.run(target: target, request: .blocks(lba: 32768, count: 65536), options: o)
+            let after = lab.allocatedBlocks(lab.lun1File)
+            print("tgt unmap throughput: parallel \(parallel): 32 MiB in \(r.commandsCompleted) commands, \(ByteCount.oneDecimal(r.elapsedSeconds * 1000)) ms, \(Int(r.bytesPerSecond / 1048576)) MiB/s; allocated blocks \(before) -> \(after)")
+            #expect(r.commandsCompleted == 32)
+            #expect(r.bytesDeallocated == 32 << 20)
+            #expect(before - after >= 65536 - 64)
+            #expect(r.pathsUsed.count == 1)
+        }
+    }
+}
