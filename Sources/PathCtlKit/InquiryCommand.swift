@@ -50,8 +50,6 @@ struct InquiryCommand: ParsableCommand {
             } else {
                 print(InquiryText.render(report))
             }
-        } catch let e as ExitCode {
-            throw e
         } catch {
             throw CLIError(describe(error))
         }

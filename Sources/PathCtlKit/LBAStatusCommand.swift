@@ -21,7 +21,7 @@ struct LBAStatusCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var target: TargetOptions
 
-    @Option(name: .long, help: ArgumentHelp("Range to report on (see below).", valueName: "START:LEN"))
+    @Option(name: .long, help: ArgumentHelp("Range to report on (format above).", valueName: "START:LEN"))
     var range: String?
 
     struct Report: Encodable {
@@ -67,7 +67,8 @@ struct LBAStatusCommand: ParsableCommand {
 
     static func render(_ r: Report) -> String {
         let bl = UInt64(r.blockLength)
-        var out = ["\(r.target) via \(r.endpoint): LBA \(r.range.lba)-\(r.range.end - 1) (\(ByteCount.format(r.range.count * bl))), \(r.blockLength)-byte blocks, \(r.commands) GET LBA STATUS command\(r.commands == 1 ? "" : "s")"]
+        let via = r.target == r.endpoint ? r.target : "\(r.target) via \(r.endpoint)"
+        var out = ["\(via): LBA \(r.range.lba)-\(r.range.end - 1) (\(ByteCount.format(r.range.count * bl))), \(r.blockLength)-byte blocks, \(r.commands) GET LBA STATUS command\(r.commands == 1 ? "" : "s")"]
         for e in r.extents {
             out.append("  LBA \(Output.pad("\(e.lba)-\(e.end - 1)", 23)) \(Output.pad("\(e.count) blocks", 18)) \(Output.pad(ByteCount.format(e.count * bl), 11)) \(e.status.rawValue)")
         }

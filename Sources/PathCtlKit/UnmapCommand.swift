@@ -36,7 +36,7 @@ struct UnmapCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var target: TargetOptions
 
-    @Option(name: .long, help: ArgumentHelp("Range to deallocate (see below).", valueName: "START:LEN"))
+    @Option(name: .long, help: ArgumentHelp("Range to deallocate (format above).", valueName: "START:LEN"))
     var range: String?
 
     @Flag(name: .long, help: "Deallocate the whole device (requires --yes).")
@@ -113,7 +113,7 @@ struct UnmapCommand: ParsableCommand {
                 switch e {
                 case .planned(let p):
                     if json { Self.line(PlanLine(plan: p)) } else if tty {
-                        Terminal.writeStderr("\(p.method == .unmap ? "UNMAP" : "WRITE SAME(16) UNMAP") \(ByteCount.format(p.bytes)) in \(p.commands) commands, \(p.parallel) in flight, via \(p.endpoint)\n")
+                        Terminal.writeStderr("\(p.method == .unmap ? "UNMAP" : "WRITE SAME(16) UNMAP") \(ByteCount.format(p.bytes)) in \(p.commands) command\(p.commands == 1 ? "" : "s"), \(p.parallel) in flight, via \(p.endpoint)\n")
                     }
                 case .progress(let s):
                     if json { Self.line(ProgressLine(progress: s)) } else if tty { Terminal.writeStderr("\r\u{1B}[K" + s.line()) }
@@ -170,7 +170,7 @@ struct UnmapCommand: ParsableCommand {
         var out: [String] = []
         let what = p.method == .unmap ? "UNMAP" : "WRITE SAME(16) UNMAP"
         if let d = p.deallocated {
-            out.append("deallocated LBA \(d.lba)-\(d.end - 1) (\(ByteCount.format(r.bytesDeallocated))) of \(p.target) with \(r.commandsCompleted) \(what) commands in \(ByteCount.oneDecimal(r.elapsedSeconds)) s (\(ByteCount.format(UInt64(r.bytesPerSecond)))/s)")
+            out.append("deallocated LBA \(d.lba)-\(d.end - 1) (\(ByteCount.format(r.bytesDeallocated))) of \(p.target) with \(r.commandsCompleted) \(what) command\(r.commandsCompleted == 1 ? "" : "s") in \(ByteCount.oneDecimal(r.elapsedSeconds)) s (\(ByteCount.format(UInt64(r.bytesPerSecond)))/s)")
         } else {
             out.append("nothing deallocated: the range holds no whole \(p.granularity)-block granule")
         }

@@ -156,6 +156,15 @@ check "lba-status: whole device deallocated" test "$(jget "$OUT/lba-all.json" .m
 
 ##########################################################################
 step in_use
+# another process holding the disk with O_EXCL (as mkfs, LVM or a VM would): EBUSY
+python3 -c 'import os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY | os.O_EXCL); print("held", flush=True); time.sleep(60)' "/dev/$SD" >"$OUT/holder.out" 2>&1 &
+HOLDER=$!
+for i in $(seq 50); do grep -q held "$OUT/holder.out" 2>/dev/null && break; sleep 0.1; done
+run "$PATHCTL" unmap "/dev/$SD" --range 0:1M >/dev/null 2>"$OUT/excl.err"; rc=$?
+cat "$OUT/excl.err"
+check "device held O_EXCL by another process is refused (exit 1)" test $rc = 1
+check "refusal says exclusive open refused: EBUSY" grep -q 'exclusive open refused: EBUSY' "$OUT/excl.err"
+kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null
 run mkfs.ext4 -q -E nodiscard -F /dev/$SD
 mkdir -p /mnt/unmap-test
 if run mount /dev/$SD /mnt/unmap-test; then

@@ -197,7 +197,7 @@ public enum UnmapRunner {
         let now = MonotonicClock.nanos()
         let snap = state.snapshot(now)
         let final = snap.inner
-        emitter.emit(.progress(snap.progress))
+        if final.lastEmittedBytes != final.meter.doneBytes { emitter.emit(.progress(snap.progress)) }
         let elapsed = Double(now - t0) / 1e9
         let done = final.meter.doneBytes
         var used = final.used.sorted().map { endpoints[$0] }
@@ -239,6 +239,8 @@ public enum UnmapRunner {
         var failures: [UnmapPathFailure]
         var used: Set<Int> = []
         var lastEmit: UInt64 = 0
+        /// Bytes done in the last progress event sent (the final event is not repeated).
+        var lastEmittedBytes: UInt64? = nil
         var interval: UInt64
     }
 
@@ -270,6 +272,7 @@ public enum UnmapRunner {
                 s.meter.record(bytes: bytes)
                 guard now >= s.lastEmit + s.interval else { return nil }
                 s.lastEmit = now
+                s.lastEmittedBytes = s.meter.doneBytes
                 return s.meter.snapshot(nowNanos: now)
             }
         }
