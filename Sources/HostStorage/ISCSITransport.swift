@@ -205,8 +205,9 @@ public final class ISCSITransport: SCSITransport {
 
     /// libiscsi error strings can quote the URL; make sure a password never passes through.
     static func scrub(_ text: String, _ url: ISCSIURL) -> String {
-        guard let pw = url.password, !pw.isEmpty else { return text }
-        return text.replacingAll(pw, with: "***")
+        let oneLine = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).joined(separator: " ").trimmingWhitespace()
+        guard let pw = url.password, !pw.isEmpty else { return oneLine }
+        return oneLine.replacingAll(pw, with: "***")
     }
 }
 

@@ -10,9 +10,9 @@ public struct PathCtl: ParsableCommand {
             Every read command takes --json. Exit status: 0 success; 1 the operation failed             (missing device, refused login, transport error); 2 the target is degraded             (paths) or errors were found (doctor); 64 bad command line.
             """,
         subcommands: [
-            PathsCommand.self, ConnectCommand.self, DisconnectCommand.self, ExtendCommand.self, VolumePathsCommand.self,
-            ConnectorCommand.self, SysfsHealthCommand.self, AgentHealthCommand.self, MapsCommand.self, DoctorCommand.self,
-            ConfigCommand.self,
+            PathsCommand.self, InquiryCommand.self, ConnectCommand.self, DisconnectCommand.self, ExtendCommand.self,
+            VolumePathsCommand.self, ConnectorCommand.self, MapsCommand.self, SysfsHealthCommand.self, AgentHealthCommand.self,
+            UnmapCommand.self, LBAStatusCommand.self, DiscardCheckCommand.self, DoctorCommand.self, ConfigCommand.self,
         ]
     )
     public init() {}

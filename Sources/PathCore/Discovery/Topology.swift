@@ -75,7 +75,12 @@ public struct DMDevice: Sendable, Codable, Equatable {
     public var slaves: [String]
     public var sizeBytes: UInt64?
     public var suspended: Bool
-    public init(name: String, device: String, uuid: String, devNumber: String?, slaves: [String], sizeBytes: UInt64?, suspended: Bool) {
+    /// Block queue settings of the map (`queue/`): `discardMaxBytes` 0 means the map
+    /// does not pass discards down.
+    public var queue: QueueSettings?
+    public init(name: String, device: String, uuid: String, devNumber: String?, slaves: [String], sizeBytes: UInt64?, suspended: Bool,
+                queue: QueueSettings? = nil) {
+        self.queue = queue
         self.name = name
         self.device = device
         self.uuid = uuid

@@ -149,7 +149,8 @@ public struct TopologyScanner: Sendable {
                     devNumber: sysfs.attribute("\(base)/dev"),
                     slaves: sysfs.entries("\(base)/slaves"),
                     sizeBytes: sysfs.attribute("\(base)/size").flatMap { UInt64($0) }.map { $0 * 512 },
-                    suspended: sysfs.attribute("\(base)/dm/suspended") == "1"))
+                    suspended: sysfs.attribute("\(base)/dm/suspended") == "1",
+                    queue: options.queueSettings ? readQueue("\(base)/queue") : nil))
         }
         return out.sorted { Self.numericSuffix($0.device) < Self.numericSuffix($1.device) }
     }
