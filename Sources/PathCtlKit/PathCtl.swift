@@ -12,7 +12,7 @@ public struct PathCtl: ParsableCommand {
         subcommands: [
             PathsCommand.self, ConnectCommand.self, DisconnectCommand.self, ExtendCommand.self, VolumePathsCommand.self,
             ConnectorCommand.self, SysfsHealthCommand.self, AgentHealthCommand.self, MapsCommand.self, DoctorCommand.self,
-            ConfigCommand.self,
+            ConfigCommand.self, AttachCommand.self, DetachCommand.self, ArrayHealthCommand.self,
         ]
     )
     public init() {}
