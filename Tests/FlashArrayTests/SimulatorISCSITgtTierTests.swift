@@ -20,6 +20,17 @@ struct SimulatorISCSITgtTierTests {
             try #require(FileManager.default.isExecutableFile(atPath: tool), "\(tool) is missing (apt-get install tgt)")
         }
         try #require(getuid() == 0, "the tgt tier needs root")
+        // the array computes port_connectivity from each session's initiator address, so the
+        // session to 127.0.0.2 must come from 127.0.0.2 (as in the VM lab): put it on lo
+        let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        let ipTool = try #require(ip, "ip (iproute2) is missing")
+        let (_, addrs) = try SimulatorTgtTierTests.run(ipTool, ["-4", "addr", "show", "dev", "lo"])
+        let added = !addrs.contains("inet 127.0.0.2/")
+        if added {
+            let (rc, out) = try SimulatorTgtTierTests.run(ipTool, ["addr", "add", "127.0.0.2/8", "dev", "lo"])
+            try #require(rc == 0, "ip addr add 127.0.0.2/8 dev lo: \(out)")
+        }
+        defer { if added { _ = try? SimulatorTgtTierTests.run(ipTool, ["addr", "del", "127.0.0.2/8", "dev", "lo"]) } }
         let control = Int.random(in: 20000...29999), iscsiPort = Int.random(in: 34000...34999)
         let p1 = "127.0.0.1:\(iscsiPort)", p2 = "127.0.0.2:\(iscsiPort)"
         let tgtd = Process()
@@ -75,6 +86,8 @@ struct SimulatorISCSITgtTierTests {
 
             // the properties as they are, through libiscsi
             var paths: [PathHealthReport.PathReport] = []
+            // the sessions stay open: the array's port_connectivity is computed from them
+            var sessions: [ISCSITransport] = []
             let pattern = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
             for (i, (portal, (iqn, lun))) in zip(portals, zip(iqns, luns)).enumerated() {
                 t0 = clock.now
@@ -104,6 +117,7 @@ struct SimulatorISCSITgtTierTests {
                 let r = try t.send(SCSIRequest(cdb: [0x88, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 1, 0, 0], direction: .fromDevice(bs)))
                 #expect(r.isGood && r.data == block, "path \(portal) reads back what path 1 wrote")
                 paths.append(.init(device: "libiscsi\(i)", targetPortal: portal, targetIQN: iqn, state: .active))
+                sessions.append(t)
             }
 
             // path health: agent -> module (in-process), read back as the control plane sees it
@@ -119,13 +133,16 @@ struct SimulatorISCSITgtTierTests {
             #expect(back.status == .ok && back.flags.isEmpty)
             #expect(back.volumes == 1 && back.paths.active == 2 && back.paths.total == 2)
             #expect(back.perController.keys.sorted().count == 2, "\(back.perController)")
-            // one path fails: the array's record says degraded, failed-paths, single-controller
+            #expect(back.arrayStatus == "healthy" && back.arrayDetails == "Redundant", "the array sees both sessions")
+            // one path fails (its session ends): agent and array agree on degraded
+            sessions.removeLast()
             var failed = report
             failed.volumes[0].paths[1].state = .failed
             _ = try await admin.recordHealth(failed)
             let back2 = try await admin.hostHealth(hostName)
             #expect(back2.status == .degraded && back2.flags.contains(.failedPaths) && back2.flags.contains(.singleController), "\(back2)")
-            #expect(back2.paths.failed == 1)
+            #expect(back2.paths.failed == 1 && back2.arrayStatus == "unhealthy" && !back2.flags.contains(.arrayDisagrees))
+            sessions.removeAll()
 
             // detach on the array: the LUN is gone for this initiator
             try await PureBackend.disconnect(config: cfg, volume: "vol-e2e", connector: me)
