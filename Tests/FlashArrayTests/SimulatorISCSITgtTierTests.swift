@@ -21,16 +21,17 @@ struct SimulatorISCSITgtTierTests {
         }
         try #require(getuid() == 0, "the tgt tier needs root")
         // the array computes port_connectivity from each session's initiator address, so the
-        // session to 127.0.0.2 must come from 127.0.0.2 (as in the VM lab): put it on lo
+        // session to 127.0.0.2 must come from 127.0.0.2 (as in the VM lab): put it on lo as a
+        // /32 (a secondary address in 127/8 would leave 127.0.0.1 as the source)
         let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) }
         let ipTool = try #require(ip, "ip (iproute2) is missing")
         let (_, addrs) = try SimulatorTgtTierTests.run(ipTool, ["-4", "addr", "show", "dev", "lo"])
-        let added = !addrs.contains("inet 127.0.0.2/")
+        let added = !addrs.contains("inet 127.0.0.2/32")
         if added {
-            let (rc, out) = try SimulatorTgtTierTests.run(ipTool, ["addr", "add", "127.0.0.2/8", "dev", "lo"])
-            try #require(rc == 0, "ip addr add 127.0.0.2/8 dev lo: \(out)")
+            let (rc, out) = try SimulatorTgtTierTests.run(ipTool, ["addr", "add", "127.0.0.2/32", "dev", "lo"])
+            try #require(rc == 0, "ip addr add 127.0.0.2/32 dev lo: \(out)")
         }
-        defer { if added { _ = try? SimulatorTgtTierTests.run(ipTool, ["addr", "del", "127.0.0.2/8", "dev", "lo"]) } }
+        defer { if added { _ = try? SimulatorTgtTierTests.run(ipTool, ["addr", "del", "127.0.0.2/32", "dev", "lo"]) } }
         let control = Int.random(in: 20000...29999), iscsiPort = Int.random(in: 34000...34999)
         let p1 = "127.0.0.1:\(iscsiPort)", p2 = "127.0.0.2:\(iscsiPort)"
         let tgtd = Process()

@@ -21,7 +21,9 @@ el() { awk -v a=$1 -v b=$(lab_up) 'BEGIN{printf "%.2f", b-a}'; }
 
 step setup
 check "lab PKI present (CA + server cert for 127.0.0.1)" test -s $PKI/ca.pem -a -s $PKI/server.pem -a -s $PKI/server.key
-ip addr show dev lo | grep -q 'inet 127.0.0.2/' || ip addr add 127.0.0.2/8 dev lo
+# a /32 so that sessions to 127.0.0.2 come from 127.0.0.2: fa-sim derives the host's
+# port_connectivity (which controller a session reaches) from the initiator address
+ip addr show dev lo | grep -q 'inet 127.0.0.2/' || ip addr add 127.0.0.2/32 dev lo
 modprobe iscsi_tcp; modprobe dm_multipath; modprobe dm_queue_length
 mkdir -p $TGT_DIR
 start_tgtd() {
@@ -74,7 +76,7 @@ driver_ssl_cert_path = $PKI/ca.pem
 use_multipath_for_image_xfer = True
 EOC
 chmod 600 $W/cinder.conf
-"$PATHCTL" doctor --json --cinder-conf $W/cinder.conf > $W/doctor.json 2>&1
+"$PATHCTL" doctor --json --cinder-conf $W/cinder.conf > $W/doctor.json 2> $W/doctor.err
 check "pathctl doctor --cinder-conf: the backend stanza is valid (cinder.conf ok, no cinder.* error)" python3 -c "
 import json; d=json.load(open('$W/doctor.json')); c=[f for f in d['findings'] if f['id'].startswith('cinder.')]
 print(c); assert any(f['id']=='cinder.conf' and f['severity']=='ok' for f in c) and not any(f['severity']=='error' for f in c)"
@@ -126,7 +128,7 @@ assert len([k for k,v in h['perController'].items() if v['active']==1])==2, h['p
 echo offline > /sys/block/${P[0]}/device/state
 dd if="$DEV" of=/dev/null bs=4k count=16 iflag=direct status=none
 T0=$(lab_up)
-degraded() { "$PATHCTL" array-health --json --backend $BACKEND --cinder-conf $W/cinder.conf > $W/h2.json 2>&1; python3 -c "
+degraded() { "$PATHCTL" array-health --json --backend $BACKEND --cinder-conf $W/cinder.conf > $W/h2.json 2> $W/h2.err; python3 -c "
 import json,sys; h=json.load(open('$W/h2.json')); sys.exit(0 if h['status']=='degraded' and 'failed-paths' in h['flags'] else 1)"; }
 if wait_for 40 degraded; then ok "a failed path reaches the array's record as degraded/failed-paths ($(el $T0) s)"; else bad "array never showed the failed path: $(cat $W/h2.json)"; fi
 echo running > /sys/block/${P[0]}/device/state
