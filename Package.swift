@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "PathCtlKit",
             dependencies: [
-                "HostStorage", "PathCore", "PathAPI",
+                "HostStorage", "PathCore", "PathAPI", "FlashArray",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -74,13 +74,13 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]),
-        .testTarget(name: "FlashArrayTests", dependencies: ["FlashArray", "PathCore", "fa-sim"], exclude: ["Fixtures", "pyclient"]),
+        .testTarget(name: "FlashArrayTests", dependencies: ["FlashArray", "PathCore", "HostStorage", "fa-sim"], exclude: ["Fixtures", "pyclient"]),
 
         // ---- services: attach/detach engine, path monitor, local API server, locks, journal, config ----
         .target(
             name: "PathAgentCore",
             dependencies: [
-                "PathCore", "PathAPI", "HostStorage",
+                "PathCore", "PathAPI", "HostStorage", "FlashArray",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(
             name: "PathAgentCoreTests",
             dependencies: [
-                "PathAgentCore", "PathCtlKit", "PathAPI", "PathCore", "HostStorage",
+                "PathAgentCore", "PathCtlKit", "PathAPI", "PathCore", "HostStorage", "FlashArray",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

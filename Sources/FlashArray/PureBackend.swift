@@ -234,3 +234,53 @@ extension FlashArrayClient {
         return ports
     }
 }
+
+extension PureBackend {
+    /// `connectionInfo` for an already parsed backend stanza.
+    public static func connectionInfo(config: PureBackendConfig, volume: String, connector: HostConnector, chap: ChapCredentials? = nil,
+                                      logger: Logger = Logger(label: "pathagent.flasharray")) async throws -> ConnectionInfo {
+        let b = try PureBackend(config: config, logger: logger)
+        do {
+            let info = try await b.connect(volume: volume, connector: connector, chap: chap)
+            await b.shutdown()
+            return info
+        } catch {
+            await b.shutdown()
+            throw error
+        }
+    }
+
+    /// Disconnects `volume` from this host on the backend's array(s) (standalone detach).
+    public static func disconnect(config: PureBackendConfig, volume: String, connector: HostConnector,
+                                  logger: Logger = Logger(label: "pathagent.flasharray")) async throws {
+        let b = try PureBackend(config: config, logger: logger)
+        do {
+            try await b.disconnect(volume: volume, connector: connector)
+            await b.shutdown()
+        } catch {
+            await b.shutdown()
+            throw error
+        }
+    }
+
+    /// The recorded health of `host`, or of the array host holding the connector's initiator.
+    public static func hostHealth(config: PureBackendConfig, host: String?, connector: HostConnector,
+                                  logger: Logger = Logger(label: "pathagent.flasharray")) async throws -> HostHealth {
+        let b = try PureBackend(config: config, logger: logger)
+        do {
+            var name = host
+            if name == nil {
+                for i in [connector.initiator].compactMap({ $0 }) + connector.wwpns {
+                    if let h = try await b.primary.host(initiator: i) { name = h.name; break }
+                }
+            }
+            guard let name else { throw FlashArrayError(.notFound, "no array host holds this host's initiators") }
+            let h = try await b.hostHealth(name)
+            await b.shutdown()
+            return h
+        } catch {
+            await b.shutdown()
+            throw error
+        }
+    }
+}

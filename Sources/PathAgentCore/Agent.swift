@@ -98,6 +98,14 @@ public struct Agent: Sendable {
             ops = kernelOps
             // the monitor returns at once on a fixture root (read-only): that is not a failure
             services.append(.init(service: PathMonitorService(monitor: monitor), successTerminationBehavior: .ignore))
+            // [flasharray]: path health to the array, in-process (off unless configured)
+            if let backend = try FlashArrayHealthReporter.backend(config: config, logger: logger) {
+                logger.info("flasharray path-health reporter on", metadata: [
+                    "fa.backend": "\(config.flashArrayBackend ?? "")", "fa.interval_s": "\(config.flashArrayReportInterval)"])
+                services.append(.init(service: FlashArrayHealthReporter(
+                    backend: backend, monitor: monitor, roots: roots, connector: connector, workers: workers,
+                    intervalSeconds: config.flashArrayReportInterval, logger: logger)))
+            }
             if metricsText == nil { metricsText = { await kernelOps.renderMetrics() } }
         }
         var monitored: (@Sendable () async -> [MonitoredMap])? = nil

@@ -1,11 +1,8 @@
+import FlashArray
 import PathCore
 
-/// The cinder.conf slot of `pathctl doctor`. This build has no cinder.conf validator: the
-/// FlashArray module owns cinder.conf parsing and validation. To plug it in after merging,
-/// add "FlashArray" to PathCtlKit's dependencies in Package.swift and return its check
-/// here, e.g. `FlashArrayCinderDoctorCheck()` (any type conforming to PathCore's
-/// `DoctorCheck`; it reads `facts.cinderConf`, the file given with `--cinder-conf`).
-/// While this is nil, `--cinder-conf` yields the explicit `cinder.unavailable` finding.
+/// The cinder.conf slot of `pathctl doctor`: FlashArray's cinder.conf reader and validator
+/// (`CinderDoctorCheck`), run on the file given with `--cinder-conf`.
 enum DoctorCinderHook {
-    static var check: (any DoctorCheck)? { nil }
+    static var check: (any DoctorCheck)? { CinderDoctorCheck() }
 }

@@ -17,7 +17,7 @@ struct DoctorCommand: ParsableCommand {
               nova.*       [libvirt] volume_use_multipath = True when iSCSI is used
               time.sync    chrony / ntpd / systemd-timesyncd synchronized (clock skew shows as REST 401s)
               discard.*    provisioning_mode unmap and discard_max_bytes > 0 on paths and maps
-              cinder.*     cinder.conf checks (--cinder-conf), when built with the FlashArray module
+              cinder.*     cinder.conf checks (--cinder-conf): FlashArray's validator, one finding per rule
 
             Severities: ok, info, warning, error. With --root DIR the doctor reads DIR/sys, \
             DIR/etc, DIR/run, DIR/proc and, instead of running chronyc/ntpq/timedatectl, their \

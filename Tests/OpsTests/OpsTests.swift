@@ -180,10 +180,51 @@ struct PathctlCLITests {
         let bad = try run(["doctor", "--root", Repo.path("Tests/Fixtures/doctor/bad")])
         #expect(bad.status == 2)
         #expect(bad.stdout.contains("[ERROR  ] multipath.claims"))
+        // a file that is no cinder.conf: FlashArray's validator says so (no more cinder.unavailable)
         let cinder = try run(["doctor", "--root", Repo.path("Tests/Fixtures/doctor/good"),
                               "--cinder-conf", Repo.path("Tests/Fixtures/doctor/good/etc/nova/nova.conf")])
-        #expect(cinder.status == 1)
-        #expect(cinder.stdout.contains("cinder.unavailable"))
+        #expect(cinder.status == 2)
+        #expect(!cinder.stdout.contains("cinder.unavailable"))
+        #expect(cinder.stdout.contains("cinder.enabled-backends-missing"), "\(cinder.stdout)")
+    }
+
+    /// `pathctl doctor --cinder-conf` on FlashArray's cinder.conf fixtures: one finding per
+    /// diagnostic, `cinder.<rule>`, found text `file:line:`, exit status from the worst.
+    func cinderFindings(_ fixture: String) throws -> (Int32, [[String: Any]]) {
+        let file = Repo.path("Tests/FlashArrayTests/Fixtures/cinder/\(fixture).conf")
+        let r = try run(["doctor", "--json", "--root", Repo.path("Tests/Fixtures/doctor/good"), "--cinder-conf", file])
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stdout)\(r.stderr)")
+        let all = try #require(obj["findings"] as? [[String: Any]])
+        return (r.status, all.filter { ($0["id"] as? String)?.hasPrefix("cinder.") == true })
+    }
+
+    @Test func doctorCinderConfGoodFixtures() throws {
+        for fixture in ["good-iscsi", "good-fc"] {
+            let (status, f) = try cinderFindings(fixture)
+            let ok = f.filter { $0["id"] as? String == "cinder.conf" }
+            #expect(ok.count == 1 && ok.first?["severity"] as? String == "ok", "\(fixture): \(f)")
+            #expect(!f.contains { $0["severity"] as? String == "error" }, "\(fixture): \(f)")
+            // the good doctor root is clean: only cinder warnings can raise the status
+            let warns = f.filter { $0["severity"] as? String == "warning" }
+            #expect(status == (warns.isEmpty ? 0 : 1), "\(fixture): \(f)")
+        }
+    }
+
+    @Test(arguments: [
+        "bad-default-option", "bad-enabled-backend", "bad-repl-type", "bad-repl-key", "bad-repl-multiline",
+        "bad-boolean", "bad-cidr", "bad-ratio", "bad-missing-token", "bad-syntax", "bad-reserved-range",
+    ])
+    func doctorCinderConfBadFixture(_ fixture: String) throws {
+        let text = try String(contentsOfFile: Repo.path("Tests/FlashArrayTests/Fixtures/cinder/\(fixture).conf"), encoding: .utf8)
+        let head = text.split(separator: "\n")[0].split(separator: " ")   // "# expect: RULE LINE"
+        let rule = String(head[2]), line = String(head[3])
+        let (status, f) = try cinderFindings(fixture)
+        #expect(status == 2)
+        let hit = try #require(f.first { $0["id"] as? String == "cinder.\(rule)" }, "\(fixture): \(f)")
+        #expect(hit["severity"] as? String == "error")
+        #expect((hit["found"] as? String)?.contains("\(fixture).conf:\(line):") == true, "\(hit)")
+        #expect((hit["recommended"] as? String)?.isEmpty == false && (hit["fix"] as? String)?.isEmpty == false)
+        #expect(!f.contains { $0["id"] as? String == "cinder.conf" })
     }
 
     @Test func doctorJSON() throws {

@@ -70,7 +70,7 @@ import Testing
         ("[agent]\nworkers = 4\nworkers = 5\n", "agent.conf:3: agent.workers: set twice (first on line 2)"),
         ("[agent]\nlog_level = loud\n", "agent.conf:2: agent.log_level: loud is not one of trace, debug, info, notice, warning, error, critical"),
         ("[iscsi]\nrecovery_time = 5\n", "agent.conf:2: iscsi.recovery_time: unknown option (iscsi has: recovery_tmo, login_timeout, scan_timeout)"),
-        ("[nova]\n", "agent.conf:1: unknown section [nova] (known: [DEFAULT], [agent], [api], [iscsi], [multipath])"),
+        ("[nova]\n", "agent.conf:1: unknown section [nova] (known: [DEFAULT], [agent], [api], [iscsi], [multipath], [flasharray])"),
         ("[api\n", "agent.conf:1: section header [api has no closing ]"),
         ("[api]\nsocket\n", "agent.conf:2: expected key = value, got socket"),
         ("[api]\ngroup = a b\n", "agent.conf:2: api.group: a b is not a group name or number"),

@@ -22,6 +22,12 @@ public struct AgentConfig: Sendable, Equatable {
     // [multipath]
     public var enforceMultipath = false
     public var useMultipath = true
+    // [flasharray] (off unless cinder_conf and backend are both set)
+    public var flashArrayCinderConf: String? = nil
+    public var flashArrayBackend: String? = nil
+    public var flashArrayReportInterval = 60
+    /// The path-health reporter runs only when both the file and the backend are given.
+    public var flashArrayReporting: Bool { flashArrayCinderConf != nil && flashArrayBackend != nil }
 
     public init() {}
 
@@ -44,7 +50,7 @@ public struct AgentConfig: Sendable, Equatable {
                 guard line.hasSuffix("]") else { throw fail(nil, "section header \(line) has no closing ]") }
                 let name = String(line.dropFirst().dropLast()).trimmingWhitespace()
                 guard name == "DEFAULT" || Self.sections.contains(name) else {
-                    throw fail(nil, "unknown section [\(name)] (known: [DEFAULT], [agent], [api], [iscsi], [multipath])")
+                    throw fail(nil, "unknown section [\(name)] (known: [DEFAULT], [agent], [api], [iscsi], [multipath], [flasharray])")
                 }
                 section = name == "DEFAULT" ? "agent" : name
                 continue
@@ -76,7 +82,7 @@ public struct AgentConfig: Sendable, Equatable {
         return cfg
     }
 
-    static let sections: Set<String> = ["agent", "api", "iscsi", "multipath"]
+    static let sections: Set<String> = ["agent", "api", "iscsi", "multipath", "flasharray"]
 
     /// Every option: the one table behind parsing, validation and `pathagent --help-config`.
     public static let options: [ConfigOption] = [
@@ -141,6 +147,18 @@ public struct AgentConfig: Sendable, Equatable {
         ConfigOption("multipath.use_multipath", "bool", "true",
             "Build dm-multipath maps (reported as connector property multipath).") { c, v in
             c.useMultipath = try bool(v)
+        },
+        ConfigOption("flasharray.cinder_conf", "path", "(none)",
+            "cinder.conf holding the Pure backend stanza; with flasharray.backend it turns on the path-health reporter, which records each volume's path health on the array (host tags).") { c, v in
+            c.flashArrayCinderConf = v.isEmpty ? nil : try path(v)
+        },
+        ConfigOption("flasharray.backend", "name", "(none)",
+            "The Pure backend stanza of flasharray.cinder_conf the reporter uses (san_ip, pure_api_token, TLS).") { c, v in
+            c.flashArrayBackend = v.isEmpty ? nil : v
+        },
+        ConfigOption("flasharray.report_interval", "seconds", "60",
+            "The reporter sends a report after every path change (checked each second) and at least this often.") { c, v in
+            c.flashArrayReportInterval = try int(v, 1...86400)
         },
     ]
 
