@@ -1,5 +1,6 @@
 import Glibc
 import PathCore
+import Synchronization
 
 /// Writes to the kernel's sysfs and block devices for attach, detach and tuning, rooted
 /// at `HostRoots` so a fixture tree can stand in for `/sys` and `/dev`.
@@ -119,10 +120,24 @@ public struct OpenISCSIAdmin: ISCSIAdmin {
     // iscsiadm exit codes (open-iscsi include/iscsi_err.h)
     static let errSessionExists: Int32 = 15
     static let errNoObjectsFound: Int32 = 21
+    static let errIDBM: Int32 = 6
+
+    /// open-iscsi's node database is guarded by a lock directory that concurrent iscsiadm
+    /// processes do not wait for (they fail with "Could not open /run/lock/iscsi" and exit
+    /// 6): node-record writes from this process are serialized here (they take
+    /// milliseconds), and a command that still lost the race with another process is
+    /// retried a bounded number of times.
+    static let nodeDatabase = Mutex(())
 
     @discardableResult
-    func run(_ args: [String], redact: [String] = [], ok: Set<Int32> = [0]) throws -> ToolResult {
-        let r = try ProcessRunner.run([binary] + args, timeoutSeconds: timeoutSeconds, redact: redact)
+    func run(_ args: [String], redact: [String] = [], ok: Set<Int32> = [0], writesNodeDB: Bool = false) throws -> ToolResult {
+        var r = try once(args, redact: redact, writesNodeDB: writesNodeDB)
+        var attempt = 1
+        while r.status == Self.errIDBM && (r.stderr.contains("/lock/iscsi") || r.stderr.contains("database failure")) && attempt < 8 {
+            usleep(UInt32(20_000 * attempt))
+            attempt += 1
+            r = try once(args, redact: redact, writesNodeDB: writesNodeDB)
+        }
         guard ok.contains(r.status) else {
             let shown = args.enumerated().map { i, a in i > 0 && args[i - 1] == "-v" && redact.contains(a) ? "***" : a }
             throw HostStorageError(.toolFailed, "iscsiadm \(shown.joined(separator: " ")) failed with exit \(r.status)",
@@ -131,12 +146,19 @@ public struct OpenISCSIAdmin: ISCSIAdmin {
         return r
     }
 
+    private func once(_ args: [String], redact: [String], writesNodeDB: Bool) throws -> ToolResult {
+        if writesNodeDB {
+            return try Self.nodeDatabase.withLock { _ in try ProcessRunner.run([binary] + args, timeoutSeconds: timeoutSeconds, redact: redact) }
+        }
+        return try ProcessRunner.run([binary] + args, timeoutSeconds: timeoutSeconds, redact: redact)
+    }
+
     public func prepareNode(_ login: ISCSINodeLogin) throws {
         let base = ["-m", "node", "-T", login.iqn, "-p", login.portal.argument]
-        try run(base + ["--op", "new"])
+        try run(base + ["--op", "new"], writesNodeDB: true)
         let secrets = login.auth.map { [$0.password] } ?? []
         for (name, value) in login.settings {
-            try run(base + ["--op", "update", "-n", name, "-v", value], redact: secrets)
+            try run(base + ["--op", "update", "-n", name, "-v", value], redact: secrets, writesNodeDB: true)
         }
     }
 
@@ -149,7 +171,7 @@ public struct OpenISCSIAdmin: ISCSIAdmin {
     }
 
     public func deleteNode(portal: ISCSIPortal, iqn: String) throws {
-        try run(["-m", "node", "-T", iqn, "-p", portal.argument, "--op", "delete"], ok: [0, Self.errNoObjectsFound])
+        try run(["-m", "node", "-T", iqn, "-p", portal.argument, "--op", "delete"], ok: [0, Self.errNoObjectsFound], writesNodeDB: true)
     }
 }
 

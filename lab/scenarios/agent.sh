@@ -7,9 +7,9 @@
 # exact detach, kill -9 mid-attach then reconciliation, 16 parallel attaches).
 . "$(dirname "$0")/lib.sh"
 # run the static binaries from tmpfs: paging 80 MB in over 9p costs seconds under TCG
-cp $LAB_BIN/pathctl $LAB_BIN/pathagent /run/
-PATHCTL=/run/pathctl
-AGENT=/run/pathagent
+mkdir -p /run/lab-bin && cp $LAB_BIN/pathctl $LAB_BIN/pathagent /run/lab-bin/
+PATHCTL=/run/lab-bin/pathctl
+AGENT=/run/lab-bin/pathagent
 W=/tmp/agent; mkdir -p $W /run/pathagent /var/lib/pathagent
 NLUNS=18
 
