@@ -153,7 +153,9 @@ mpd_stop
 for i in $(seq $REPEAT); do
   [ "$(sessions)" = 0 ] || logout_all
   if v=$(pa_connect 1); then a+=("$v"); else err="connect failed"; continue; fi
+  mkdir -p $LAB_OUT/bench-pa; cp $W/pc1.out $LAB_OUT/bench-pa/fresh-connect-$i.json
   if v=$(pa_disconnect 1); then d+=("$v"); else err="disconnect failed"; logout_all; fi
+  cp $W/px1.out $LAB_OUT/bench-pa/fresh-disconnect-$i.json
   [ "$(sessions)" = 0 ] || err="sessions left after the last detach"
 done
 rec attach_fresh pathagent attach s "${a[*]}" "$([ ${#a[@]} = $REPEAT ] && echo ok || echo failed)" "$PA_TOOL, process wall time${err:+; $err}"
@@ -205,6 +207,8 @@ for l in $LUNS; do ( pa_connect $l >$W/cc$l.t 2>$W/cc$l.e; echo $? >$W/cc$l.rc )
 wait
 t1=$(tnow)
 nok=0; for l in $LUNS; do [ "$(cat $W/cc$l.rc)" = 0 ] && nok=$((nok + 1)); done
+# each process's own step timings, for the report
+mkdir -p $LAB_OUT/bench-pa; for l in $LUNS; do cp $W/pc$l.out $LAB_OUT/bench-pa/conc-connect-$l.json 2>/dev/null; cp $W/pc$l.err $LAB_OUT/bench-pa/conc-connect-$l.err 2>/dev/null; done
 rec "concurrent_$CONC" pathagent attach_all s "$(dt "$t0" "$t1")" "$([ $nok = $CONC ] && echo ok || echo failed)" "$CONC $PA_TOOL processes in parallel, $nok attached$( [ $nok = $CONC ] || echo "; $(cat $W/cc*.e | grep -v '^$' | head -2 | paste -sd'|' -)")"
 t0=$(tnow)
 for l in $LUNS; do [ -s $W/pd$l.json ] && [ "$(cat $W/cc$l.rc)" = 0 ] && ( pa_disconnect $l >/dev/null 2>$W/cd$l.e; echo $? >$W/cd$l.rc ) & done
@@ -313,12 +317,13 @@ if lab_scsi_debug dev_size_mb=64 virtual_gb=$UNMAP_GB max_luns=1 num_tgts=1 unma
         n=$((BLKS - lba)); [ $n -gt 65536 ] && n=65536
         lbas+=($lba); nums+=($n); lba=$((lba + n))
       done
-      sg_unmap --lba=$(IFS=,; echo "${lbas[*]}") --num=$(IFS=,; echo "${nums[*]}") $UD || { e="sg_unmap failed at lba $lba"; break; }
+      sg_unmap --force --lba=$(IFS=,; echo "${lbas[*]}") --num=$(IFS=,; echo "${nums[*]}") $UD || { e="sg_unmap failed at lba $lba"; break; }
     done
     t1=$(tnow); sv+=("$(mibps "$(dt "$t0" "$t1")")")
   done
   rec "unmap_${UNMAP_GB}g" sg_unmap throughput MiB/s "${sv[*]}" "$([ -z "$e" ] && echo ok || echo failed)" "16 descriptors x 32 MiB per command, one process per command${e:+; $e}"
-  if "$LAB_BIN/pathctl" unmap --help >/dev/null 2>&1; then
+  # (an unknown subcommand's --help prints the top-level help and exits 0)
+  if "$LAB_BIN/pathctl" unmap --help 2>&1 | grep -q 'USAGE: pathctl unmap'; then
     e=
     for i in $(seq $REPEAT); do
       t0=$(tnow); "$LAB_BIN/pathctl" unmap --yes --json --all $UD >$W/unmap$i.json 2>$W/unmap$i.err || e="pathctl unmap failed: $(tail -1 $W/unmap$i.err)"
@@ -335,15 +340,19 @@ fi
 
 # ==================================================================== 6. inventory
 step inventory
+# udev's queue is held while the LUNs appear: in TCG udev needs ~2.5 s per sd device
+# (64 took 164 s), and none of the tools measured here needs udev's database
+# (pathctl and lsscsi read sysfs; multipathd falls back to sysfs VPD for the WWID)
+udevadm settle --timeout=30
+udevadm control --stop-exec-queue
 t0=$(tnow)
-lab_scsi_debug dev_size_mb=8 num_tgts=$INV_TGTS max_luns=$INV_LUNS unmap_granularity=8 >/dev/null
-# the scan runs on after modprobe returns: wait until the count holds for 3 s
+run modprobe scsi_debug dev_size_mb=8 num_tgts=$INV_TGTS max_luns=$INV_LUNS lbpu=1 unmap_granularity=8
 prev=-1; NP=0
-for _ in $(seq 180); do
-  udevadm settle --timeout=30; NP=$(disks_by_model scsi_debug | wc -l)
-  [ "$NP" = "$prev" ] && [ "$NP" -gt 0 ] && break; prev=$NP; sleep 3
+for _ in $(seq 120); do
+  NP=$(ls -d /sys/class/scsi_disk/* 2>/dev/null | wc -l)
+  [ "$NP" = "$prev" ] && [ "$NP" -gt 0 ] && break; prev=$NP; sleep 2
 done
-echo "scsi_debug: $NP paths in $(dt "$t0" "$(tnow)") s"
+echo "scsi_debug: $NP sd devices in $(dt "$t0" "$(tnow)") s (udev exec queue held)"
 iv=() wv=() e=
 for i in $(seq 5); do
   t0=$(tnow); "$LAB_BIN/pathctl" paths --json >$W/inv$i.json 2>$W/inv.err; t1=$(tnow)
@@ -355,11 +364,11 @@ rec "inventory_$NP" pathagent scan s "${iv[*]}" "$([ -z "$e" ] && [ "${p:-0}" -g
 rec "inventory_$NP" pathagent process s "${wv[*]}" "$([ -z "$e" ] && echo ok || echo failed)" "pathctl paths --json, process wall time"
 lv=(); for i in $(seq 5); do t0=$(tnow); lsscsi >$W/lsscsi.out || e=lsscsi; t1=$(tnow); lv+=("$(dt "$t0" "$t1")"); done
 rec "inventory_$NP" lsscsi process s "${lv[*]}" "$([ "$(grep -c scsi_debug $W/lsscsi.out)" -ge "$NP" ] && echo ok || echo failed)" "$(grep -c scsi_debug $W/lsscsi.out) scsi_debug lines"
-if mpd_start && wait_for 180 eval "[ \$(multipathd show paths 2>/dev/null | grep -cE ' sd[a-z]+ ') -ge $NP ]"; then
+if mpd_start && wait_for 120 eval "[ \$(multipathd show paths 2>/dev/null | grep -cE ' sd[a-z]+ ') -ge $NP ]"; then
   mv=(); for i in $(seq 5); do t0=$(tnow); multipathd show paths >$W/mpd.out; t1=$(tnow); mv+=("$(dt "$t0" "$t1")"); done
   rec "inventory_$NP" multipathd "show paths" s "${mv[*]}" ok "$(($(wc -l <$W/mpd.out) - 1)) paths listed"
 else
-  rec "inventory_$NP" multipathd "show paths" s "" failed "multipathd did not list $NP paths in 180 s ($(multipathd show paths 2>/dev/null | wc -l) lines)"
+  rec "inventory_$NP" multipathd "show paths" s "" failed "multipathd did not list $NP paths in 120 s ($(multipathd show paths 2>/dev/null | wc -l) lines)"
 fi
 
 # ==================================================================== 7. idle RSS/CPU
@@ -381,4 +390,6 @@ else
   rec idle pathagent rss MiB "" "not run" "no pathagent daemon in this build"
 fi
 mpd_stop
+rmmod scsi_debug 2>/dev/null
+udevadm control --start-exec-queue
 finish
