@@ -42,7 +42,8 @@ def find(rows, scenario_prefix, tool, metric):
 
 
 def median_of(r):
-    return r["stats"]["median"] if r and r.get("stats") else None
+    """Median of a measurement that ran ("failed"/"not run" rows give no ratio)."""
+    return r["stats"]["median"] if r and r["status"] == "ok" and r.get("stats") else None
 
 
 # (label, numerator row, denominator row, kind, target) ; kind "time": ratio of times
