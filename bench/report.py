@@ -72,6 +72,13 @@ def comparisons(rows):
         find(rows, "attach_second", ob, "attach"), "<= 0.2", lambda r, n: r <= 0.2)
     add("detach, sessions kept: pathagent / os-brick", find(rows, "detach_kept", pa, "detach"),
         find(rows, "detach_kept", ob, "detach"), "<= 0.2", lambda r, n: r <= 0.2)
+    pe = "pathagent (engine steps)"
+    for scen, metric, label in (("attach_fresh", "attach", "attach, fresh login"),
+                                ("detach_last", "detach", "detach, last volume"),
+                                ("attach_second", "attach", "attach, sessions present"),
+                                ("detach_kept", "detach", "detach, sessions kept")):
+        add(f"{label}: engine steps / os-brick", find(rows, scen, pe, metric),
+            find(rows, scen, ob, metric), "<= 0.2", lambda r, n: r <= 0.2)
     add("concurrent attach: pathagent / os-brick", find(rows, "concurrent", pa, "attach_all"),
         find(rows, "concurrent", ob, "attach_all"), "(none)", None)
     add("concurrent detach: pathagent / os-brick", find(rows, "concurrent", pa, "detach_all"),
@@ -131,21 +138,21 @@ def main(argv):
           f"{meta.get('cpus', '?')} vCPU, {meta.get('mem_mib', '?')} MiB, os-brick {meta.get('os_brick', '?')}, "
           f"{meta.get('multipath_tools', '?')}, pathagent via {meta.get('pathagent_tool', '?')}")
     print()
-    hdr = f"{'scenario':<18} {'tool':<25} {'metric':<12} {'n':>2} {'median':>11} {'min':>11} {'max':>11}  status"
+    hdr = f"{'scenario':<18} {'tool':<26} {'metric':<12} {'n':>2} {'median':>11} {'min':>11} {'max':>11}  status"
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
         s, u = r["stats"], r["unit"]
         cols = [fmt(s and s[k], u) for k in ("median", "min", "max")]
-        print(f"{r['scenario']:<18} {r['tool']:<25} {r['metric']:<12} {s['n'] if s else 0:>2} "
+        print(f"{r['scenario']:<18} {r['tool']:<26} {r['metric']:<12} {s['n'] if s else 0:>2} "
               f"{cols[0]:>11} {cols[1]:>11} {cols[2]:>11}  {r['status']}")
     print()
-    print(f"{'comparison (medians)':<58} {'ratio':>8}  {'target':<28} verdict")
+    print(f"{'comparison (medians)':<62} {'ratio':>8}  {'target':<28} verdict")
     for c in comps:
         ratio = "-" if c["ratio"] is None else f"{c['ratio']:.3f}"
-        print(f"{c['comparison']:<58} {ratio:>8}  {c['target']:<28} {c['verdict']}")
+        print(f"{c['comparison']:<62} {ratio:>8}  {c['target']:<28} {c['verdict']}")
     for a in absolute:
-        print(f"{a['target']:<58} {fmt(a['value'], a['unit']):>8}  {'':<28} {a['verdict']}")
+        print(f"{a['target']:<62} {fmt(a['value'], a['unit']):>8}  {'':<28} {a['verdict']}")
     bad = [r for r in rows if r["status"] != "ok"]
     if bad:
         print()

@@ -42,10 +42,11 @@ rec() {
 }
 
 # pathagent's attach/detach tool (the daemon's `pathctl connect` can replace engine-probe)
+PA_BIN=$W/bin   # copies in tmpfs: loading a static Swift binary over 9p under TCG takes seconds
 pa() {
   case $PA_TOOL in
-    engine-probe) "$LAB_BIN/engine-probe" "$@" ;;
-    pathctl) "$LAB_BIN/pathctl" "$@" ;;
+    engine-probe) "$PA_BIN/engine-probe" "$@" ;;
+    pathctl) "$PA_BIN/pathctl" "$@" ;;
     *) echo "unknown BENCH_PA_TOOL $PA_TOOL" >&2; return 2 ;;
   esac
 }
@@ -68,6 +69,7 @@ pa_connect() {
   t0=$(tnow)
   pa connect $W/pa$1.json >$W/pc$1.out 2>$W/pc$1.err || { tail -3 $W/pc$1.err >&2; return 1; }
   t1=$(tnow)
+  jq '[.timings[]?.ms] | add // empty' $W/pc$1.out >$W/pc$1.steps 2>/dev/null
   p=$(jq -r .path $W/pc$1.out)
   [ -b "$p" ] || { echo "connect LUN $1 gave no block device ($p)" >&2; return 1; }
   jq -c --arg p "$p" --arg w "$(wwn_of_lun "$1")" \
@@ -79,6 +81,7 @@ pa_disconnect() {
   t0=$(tnow)
   pa disconnect $W/pd$1.json >$W/px$1.out 2>$W/px$1.err || { tail -3 $W/px$1.err >&2; return 1; }
   t1=$(tnow)
+  jq '[.timings[]?.ms] | add // empty' $W/px$1.out >$W/px$1.steps 2>/dev/null
   dt "$t0" "$t1"
 }
 sessions() { iscsiadm -m session 2>/dev/null | grep -c "$TGT_IQN"; }
@@ -111,6 +114,8 @@ pgrep -x iscsid >/dev/null || run iscsid
 for _ in $(seq 50); do iscsiadm -m session >/dev/null 2>&1; [ $? -ne 4 ] && break; sleep 0.1; done
 for m in dm_multipath dm_queue_length dm_service_time dm_round_robin; do modprobe $m; done
 for l in $(seq 1 $NL); do mk_props $l; done
+mkdir -p $PA_BIN; cp $LAB_BIN/engine-probe $LAB_BIN/pathctl $PA_BIN/ 2>/dev/null
+[ -x $LAB_BIN/pathagent ] && cp $LAB_BIN/pathagent $PA_BIN/
 # Pure's settings (DESIGN.md section 3), the device stanza for tgt's vendor/product
 mkdir -p /etc/multipath
 cat >/etc/multipath.conf <<'EOF'
@@ -148,18 +153,22 @@ jq -nc --arg k "$(uname -r)" --arg cpus "$(nproc)" --arg mem "$(awk '/MemTotal/{
 
 # ==================================================================== 1. attach/detach, fresh login
 step attach_fresh
-a=() d=() err=
+# ms of the engine's own steps (from its "timings") in seconds
+steps_s() { awk '{printf "%.4f", $1/1000}' "$1" 2>/dev/null; }
+a=() d=() as=() ds=() err=
 mpd_stop
 for i in $(seq $REPEAT); do
   [ "$(sessions)" = 0 ] || logout_all
-  if v=$(pa_connect 1); then a+=("$v"); else err="connect failed"; continue; fi
+  if v=$(pa_connect 1); then a+=("$v"); as+=("$(steps_s $W/pc1.steps)"); else err="connect failed"; continue; fi
   mkdir -p $LAB_OUT/bench-pa; cp $W/pc1.out $LAB_OUT/bench-pa/fresh-connect-$i.json
-  if v=$(pa_disconnect 1); then d+=("$v"); else err="disconnect failed"; logout_all; fi
+  if v=$(pa_disconnect 1); then d+=("$v"); ds+=("$(steps_s $W/px1.steps)"); else err="disconnect failed"; logout_all; fi
   cp $W/px1.out $LAB_OUT/bench-pa/fresh-disconnect-$i.json
   [ "$(sessions)" = 0 ] || err="sessions left after the last detach"
 done
 rec attach_fresh pathagent attach s "${a[*]}" "$([ ${#a[@]} = $REPEAT ] && echo ok || echo failed)" "$PA_TOOL, process wall time${err:+; $err}"
 rec detach_last pathagent detach s "${d[*]}" "$([ ${#d[@]} = $REPEAT ] && echo ok || echo failed)" "$PA_TOOL; last volume: logs out both sessions"
+rec attach_fresh "pathagent (engine steps)" attach s "${as[*]}" "$([ ${#as[@]} = $REPEAT ] && echo ok || echo failed)" "sum of the engine's step timings, without process start-up"
+rec detach_last "pathagent (engine steps)" detach s "${ds[*]}" "$([ ${#ds[@]} = $REPEAT ] && echo ok || echo failed)" "sum of the engine's step timings"
 if [ $PY_OK = 1 ] && mpd_start; then
   [ "$(sessions)" = 0 ] || logout_all
   osb cycle $W/ob1.json $REPEAT >$W/osb1.jsonl; cat $W/osb1.jsonl
@@ -175,17 +184,19 @@ logout_all
 
 # ==================================================================== 2. attach with sessions present
 step attach_second
-a=() d=() err=
+a=() d=() as=() ds=() err=
 if pa_connect 1 >/dev/null; then
   for i in $(seq $REPEAT); do
-    if v=$(pa_connect 2); then a+=("$v"); else err="connect failed"; continue; fi
-    if v=$(pa_disconnect 2); then d+=("$v"); else err="disconnect failed"; fi
+    if v=$(pa_connect 2); then a+=("$v"); as+=("$(steps_s $W/pc2.steps)"); else err="connect failed"; continue; fi
+    if v=$(pa_disconnect 2); then d+=("$v"); ds+=("$(steps_s $W/px2.steps)"); else err="disconnect failed"; fi
   done
   [ "$(sessions)" = 2 ] || err="${err:+$err; }sessions not kept"
   pa_disconnect 1 >/dev/null || err="${err:+$err; }base disconnect failed"
 else err="base volume (LUN 1) did not attach"; fi
 rec attach_second pathagent attach s "${a[*]}" "$([ ${#a[@]} = $REPEAT ] && echo ok || echo failed)" "sessions already logged in${err:+; $err}"
 rec detach_kept pathagent detach s "${d[*]}" "$([ ${#d[@]} = $REPEAT ] && echo ok || echo failed)" "sessions stay (another LUN uses them)"
+rec attach_second "pathagent (engine steps)" attach s "${as[*]}" "$([ ${#as[@]} = $REPEAT ] && echo ok || echo failed)" "sum of the engine's step timings"
+rec detach_kept "pathagent (engine steps)" detach s "${ds[*]}" "$([ ${#ds[@]} = $REPEAT ] && echo ok || echo failed)" "sum of the engine's step timings"
 logout_all
 if [ $PY_OK = 1 ] && mpd_start; then
   osb second $W/ob1.json $W/ob2.json $REPEAT >$W/osb2.jsonl; cat $W/osb2.jsonl
@@ -323,10 +334,10 @@ if lab_scsi_debug dev_size_mb=64 virtual_gb=$UNMAP_GB max_luns=1 num_tgts=1 unma
   done
   rec "unmap_${UNMAP_GB}g" sg_unmap throughput MiB/s "${sv[*]}" "$([ -z "$e" ] && echo ok || echo failed)" "16 descriptors x 32 MiB per command, one process per command${e:+; $e}"
   # (an unknown subcommand's --help prints the top-level help and exits 0)
-  if "$LAB_BIN/pathctl" unmap --help 2>&1 | grep -q 'USAGE: pathctl unmap'; then
+  if "$PA_BIN/pathctl" unmap --help 2>&1 | grep -q 'USAGE: pathctl unmap'; then
     e=
     for i in $(seq $REPEAT); do
-      t0=$(tnow); "$LAB_BIN/pathctl" unmap --yes --json --all $UD >$W/unmap$i.json 2>$W/unmap$i.err || e="pathctl unmap failed: $(tail -1 $W/unmap$i.err)"
+      t0=$(tnow); "$PA_BIN/pathctl" unmap --yes --json --all $UD >$W/unmap$i.json 2>$W/unmap$i.err || e="pathctl unmap failed: $(tail -1 $W/unmap$i.err)"
       t1=$(tnow); pv+=("$(mibps "$(dt "$t0" "$t1")")"); cat $W/unmap$i.json
     done
     rec "unmap_${UNMAP_GB}g" pathagent throughput MiB/s "${pv[*]}" "$([ -z "$e" ] && echo ok || echo failed)" "pathctl unmap --all${e:+; $e}"
@@ -355,7 +366,7 @@ done
 echo "scsi_debug: $NP sd devices in $(dt "$t0" "$(tnow)") s (udev exec queue held)"
 iv=() wv=() e=
 for i in $(seq 5); do
-  t0=$(tnow); "$LAB_BIN/pathctl" paths --json >$W/inv$i.json 2>$W/inv.err; t1=$(tnow)
+  t0=$(tnow); "$PA_BIN/pathctl" paths --json >$W/inv$i.json 2>$W/inv.err; t1=$(tnow)
   m=$(jq -r '.inventory.micros' $W/inv$i.json 2>/dev/null); p=$(jq -r '.inventory.paths' $W/inv$i.json 2>/dev/null)
   [[ $m =~ ^[0-9]+$ ]] || { e="no inventory.micros: $(tail -1 $W/inv.err)"; break; }
   iv+=("$(awk -v m=$m 'BEGIN{printf "%.4f", m/1e6}')"); wv+=("$(dt "$t0" "$t1")")
@@ -374,7 +385,7 @@ fi
 # ==================================================================== 7. idle RSS/CPU
 step idle
 if [ -x $LAB_BIN/pathagent ]; then
-  "$LAB_BIN/pathagent" >$W/agent.log 2>&1 & AP=$!
+  "$PA_BIN/pathagent" >$W/agent.log 2>&1 & AP=$!
   sleep 5
   if kill -0 $AP 2>/dev/null; then
     c0=$(awk '{print $14+$15}' /proc/$AP/stat); sleep 60
