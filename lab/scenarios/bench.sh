@@ -233,7 +233,8 @@ if [ $PY_OK = 1 ] && mpd_start; then
   for op in connect_all disconnect_all; do
     v=$(jq -r --arg op $op 'select(.op==$op) | .seconds' $W/osb3.jsonl)
     good=$(jq -r --arg op $op 'select(.op==$op) | .ok' $W/osb3.jsonl)
-    rec "concurrent_$CONC" os-brick "${op/connect_all/attach_all}" s "$v" "$([ "$good" = true ] && echo ok || echo failed)" "$CONC threads, one process$( [ "$good" = true ] || echo "; $(osb_errs $W/osb3.jsonl)")"
+    metric=attach_all; [ $op = disconnect_all ] && metric=detach_all
+    rec "concurrent_$CONC" os-brick $metric s "$v" "$([ "$good" = true ] && echo ok || echo failed)" "$CONC threads, one process$( [ "$good" = true ] || echo "; $(osb_errs $W/osb3.jsonl)")"
   done
   mpd_stop
 else
