@@ -30,6 +30,13 @@ W=/tmp/bench; mkdir -p $W
 : >"$RES"
 
 tnow() { date +%s.%N; }
+# wait_wall SECONDS CMD...: poll CMD until it succeeds or SECONDS of wall time have passed
+# (lib.sh's wait_for counts polls, which is unbounded when CMD itself is slow)
+wait_wall() {
+  local end=$(( $(date +%s) + $1 )); shift
+  while [ "$(date +%s)" -lt $end ]; do "$@" && return 0; sleep 0.2; done
+  return 1
+}
 dt() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.4f", b-a}'; }
 # rec SCENARIO TOOL METRIC UNIT "v1 v2 ..." STATUS [NOTE]: one measurement line; a status
 # other than ok is a FAIL of this scenario
@@ -91,12 +98,12 @@ logout_all() { iscsiadm -m node --logoutall=all >/dev/null 2>&1; udevadm settle 
 mpd_start() {
   pgrep -x multipathd >/dev/null && return 0
   run multipathd || return 1
-  wait_for 20 eval 'multipathd show status >/dev/null 2>&1'
+  wait_wall 20 eval 'timeout 5 multipathd show status >/dev/null 2>&1'
 }
 mpd_stop() {
   pgrep -x multipathd >/dev/null || return 0
-  multipathd shutdown >/dev/null 2>&1
-  wait_for 10 eval '! pgrep -x multipathd >/dev/null' || pkill -9 -x multipathd
+  timeout 15 multipathd shutdown >/dev/null 2>&1
+  wait_wall 10 eval '! pgrep -x multipathd >/dev/null' || pkill -9 -x multipathd
   # forget the WWIDs os-brick taught it (find_multipaths would claim pathagent's paths)
   : >/etc/multipath/wwids 2>/dev/null
   return 0
@@ -257,7 +264,7 @@ fi
 mv=() merr=
 # the WWID must be known, or multipathd (find_multipaths) would not keep the map
 [ $pf_setup_ok = 1 ] && multipath -a $MAP
-if [ $pf_setup_ok = 1 ] && mpd_start && wait_for 30 eval "multipathd show paths 2>/dev/null | grep -w $SD | grep -q ready"; then
+if [ $pf_setup_ok = 1 ] && mpd_start && wait_wall 30 eval "timeout 10 multipathd show paths 2>/dev/null | grep -w $SD | grep -q ready"; then
   multipathd show maps; multipathd show paths
   for i in $(seq $REPEAT); do
     sleep 2
@@ -269,7 +276,7 @@ if [ $pf_setup_ok = 1 ] && mpd_start && wait_for 30 eval "multipathd show paths 
     t1=$(tnow); [ -z "$merr" ] && mv+=("$(dt "$t0" "$t1")")
     echo running >/sys/block/$SD/device/state
     multipathd reinstate path $SD >/dev/null 2>&1
-    wait_for 30 eval "[ \"\$(dm_state $MAP $MM)\" = A ]" || merr="path not reinstated"
+    wait_wall 30 eval "[ \"\$(dm_state $MAP $MM)\" = A ]" || merr="path not reinstated"
     [ -n "$merr" ] && break
   done
   rec path_failure multipathd detect s "${mv[*]}" "$([ ${#mv[@]} = $REPEAT ] && echo ok || echo failed)" "tur checker, polling_interval 10, no I/O${merr:+; $merr}"
@@ -376,11 +383,12 @@ rec "inventory_$NP" pathagent scan s "${iv[*]}" "$([ -z "$e" ] && [ "${p:-0}" -g
 rec "inventory_$NP" pathagent process s "${wv[*]}" "$([ -z "$e" ] && echo ok || echo failed)" "pathctl paths --json, process wall time"
 lv=(); for i in $(seq 5); do t0=$(tnow); lsscsi >$W/lsscsi.out || e=lsscsi; t1=$(tnow); lv+=("$(dt "$t0" "$t1")"); done
 rec "inventory_$NP" lsscsi process s "${lv[*]}" "$([ "$(grep -c scsi_debug $W/lsscsi.out)" -ge "$NP" ] && echo ok || echo failed)" "$(grep -c scsi_debug $W/lsscsi.out) scsi_debug lines"
-if mpd_start && wait_for 120 eval "[ \$(multipathd show paths 2>/dev/null | grep -cE ' sd[a-z]+ ') -ge $NP ]"; then
-  mv=(); for i in $(seq 5); do t0=$(tnow); multipathd show paths >$W/mpd.out; t1=$(tnow); mv+=("$(dt "$t0" "$t1")"); done
+mpd_paths() { timeout 15 multipathd show paths 2>/dev/null | grep -cE ' sd[a-z]+ '; }
+if mpd_start && wait_wall 90 eval "[ \$(mpd_paths) -ge $NP ]"; then
+  mv=(); for i in $(seq 5); do t0=$(tnow); timeout 30 multipathd show paths >$W/mpd.out; t1=$(tnow); mv+=("$(dt "$t0" "$t1")"); done
   rec "inventory_$NP" multipathd "show paths" s "${mv[*]}" ok "$(($(wc -l <$W/mpd.out) - 1)) paths listed"
 else
-  rec "inventory_$NP" multipathd "show paths" s "" failed "multipathd did not list $NP paths in 120 s ($(multipathd show paths 2>/dev/null | wc -l) lines)"
+  rec "inventory_$NP" multipathd "show paths" s "" failed "multipathd did not list $NP paths within 90 s (it listed $(mpd_paths); udev's queue is held, see the comment above)"
 fi
 
 # ==================================================================== 7. idle RSS/CPU
