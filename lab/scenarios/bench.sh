@@ -154,7 +154,7 @@ check "os-brick importable in the guest" test $PY_OK = 1
 check "$PA_TOOL available" test -x "$LAB_BIN/$PA_TOOL"
 OSB_VER=$(python3 -c 'import importlib.metadata as m; print(m.version("os-brick"))' 2>/dev/null)
 jq -nc --arg k "$(uname -r)" --arg cpus "$(nproc)" --arg mem "$(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo)" \
-  --arg osb "${OSB_VER:-missing}" --arg mp "$(multipath -V 2>/dev/null | head -1)" --arg tool "$PA_TOOL" \
+  --arg osb "${OSB_VER:-missing}" --arg mp "$(multipath -h 2>&1 | grep -o "multipath-tools v[0-9.]*" | head -1)" --arg tool "$PA_TOOL" \
   --arg date "$(date -u +%FT%TZ)" \
   '{meta:true, kernel:$k, cpus:$cpus, mem_mib:$mem, os_brick:$osb, multipath_tools:$mp, pathagent_tool:$tool, date:$date}' >>"$RES"
 
@@ -233,7 +233,8 @@ for l in $LUNS; do [ -s $W/pd$l.json ] && [ "$(cat $W/cc$l.rc)" = 0 ] && ( pa_di
 wait
 t1=$(tnow)
 dok=0; for l in $LUNS; do [ "$(cat $W/cd$l.rc 2>/dev/null)" = 0 ] && dok=$((dok + 1)); done
-rec "concurrent_$CONC" pathagent detach_all s "$(dt "$t0" "$t1")" "$([ $dok = $CONC ] && echo ok || echo failed)" "$dok detached; sessions left: $(sessions)"
+left=$(sessions)
+rec "concurrent_$CONC" pathagent detach_all s "$(dt "$t0" "$t1")" "$([ $dok = $CONC ] && [ "$left" = 0 ] && echo ok || echo failed)" "$dok detached; iSCSI sessions left after the last detach: $left"
 logout_all; dmsetup remove_all --force >/dev/null 2>&1
 if [ $PY_OK = 1 ] && mpd_start; then
   osb concurrent $(for l in $LUNS; do echo $W/ob$l.json; done) >$W/osb3.jsonl; cat $W/osb3.jsonl
