@@ -361,8 +361,9 @@ fi
 # ==================================================================== 6. inventory
 step inventory
 # udev's queue is held while the LUNs appear: in TCG udev needs ~2.5 s per sd device
-# (64 took 164 s), and none of the tools measured here needs udev's database
-# (pathctl and lsscsi read sysfs; multipathd falls back to sysfs VPD for the WWID)
+# (64 took 164 s). pathctl and lsscsi read sysfs only; multipathd does NOT take paths
+# udev has not initialized (the 2026-11-24 run: 0 of 512 listed), so its row fails here
+# until it gets its own, smaller set of LUNs with udev running (or the lab runs on KVM).
 udevadm settle --timeout=30
 udevadm control --stop-exec-queue
 t0=$(tnow)
