@@ -2,7 +2,8 @@
 # shellcheck shell=bash
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+# keep the caller's PATH first (its python3 is the one pip installs for); add the sbin dirs
+export PATH=$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 [ -d /opt/swift/usr/bin ] && export PATH=$PATH:/opt/swift/usr/bin
 
 # Build-time libraries of the four C system-library targets (+ SQLite for the journal).
@@ -30,6 +31,13 @@ ensure_pkgs() {
     _APT_UPDATED=1
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+}
+
+# pip_install ARGS...: pip for the python3 on PATH; Debian's own python needs python3-pip
+# and --break-system-packages (PEP 668), a pyenv or venv python does not.
+pip_install() {
+  python3 -m pip --version >/dev/null 2>&1 || ensure_pkgs python3-pip || return 1
+  python3 -m pip install -q "$@" 2>/dev/null || python3 -m pip install -q --break-system-packages "$@"
 }
 
 ensure_swift() {
