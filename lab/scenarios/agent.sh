@@ -71,7 +71,9 @@ MAJMIN=$(cat /sys/block/${P[0]}/dev)
 # stamps its path changes with) at the moment of the offline write
 T0US=$(python3 - "${P[0]}" "$DEV1" <<'PY'
 import subprocess, sys, time
-open(f"/sys/block/{sys.argv[1]}/device/state", "w").write("offline")
+# the kernel wants the state name followed by a newline
+with open(f"/sys/block/{sys.argv[1]}/device/state", "w") as f:
+    f.write("offline\n")
 t0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
 subprocess.Popen(["dd", "if=/dev/zero", f"of={sys.argv[2]}", "bs=64k", "count=64", "oflag=direct", "status=none"])
 print(t0)
