@@ -44,8 +44,9 @@ extension VolumeEngine {
             // the kernel removes devices asynchronously: wait until they are gone
             let gone = Set(plan.devicesToDelete)
             _ = try await waiter.wait("removal of \(gone.count) device(s)", timeoutSeconds: settings.scanTimeoutSeconds) { () -> Bool? in
-                let left = topology().allPaths.filter { gone.contains($0.hctl) }
-                return left.isEmpty ? true : nil
+                // only the deleted addresses are looked at, not the whole host
+                let sysfs = DiskSysfs(root: settings.roots.sys)
+                return gone.contains { sysfs.link("bus/scsi/devices/\($0)") != nil } ? nil : true
             }
             timer.mark("wait_removed")
             try intent?.finish()

@@ -57,6 +57,19 @@ public final class VolumeEngine: Sendable {
 
     func topology() -> Topology { Inventory.scan(roots: settings.roots, options: .init(queueSettings: false)) }
 
+    /// Reads only the SCSI devices at (host, *, *, lun) for each wanted pair: one
+    /// directory listing plus the few devices' attributes. Waits re-check on every kernel
+    /// event, so they must not rescan the whole host (16 parallel attaches would otherwise
+    /// rescan every disk on every uevent).
+    func devicesAt(_ want: [(host: Int, lun: UInt64)], sessions: [ISCSISession], fcHosts: [FCHost] = []) -> [ScsiPath] {
+        let sysfs = DiskSysfs(root: settings.roots.sys)
+        let names = sysfs.entries("bus/scsi/devices").filter { name in
+            guard name.first?.isNumber == true, let h = try? HCTL(name) else { return false }
+            return want.contains { $0.host == h.host && $0.lun == h.lun }
+        }
+        return TopologyScanner(sysfs: sysfs).scanPaths(names: names, sessions: sessions, fcHosts: fcHosts)
+    }
+
     // MARK: connect
 
     /// Attach, detach and extend change the host: they run only against the live kernel
@@ -182,10 +195,11 @@ public final class VolumeEngine: Sendable {
             timer.mark("scan")
             // wait for each expected device to appear with its block device and WWN
             let want = expected
+            let sessionsForPaths = topology().sessions
             let devices: [ScsiPath] = try await waiter.wait(
                 "\(want.count) SCSI device(s) LUN \(want[0].lun)", timeoutSeconds: settings.scanTimeoutSeconds
             ) {
-                let paths = topology().allPaths
+                let paths = devicesAt(want.map { ($0.host, $0.lun) }, sessions: sessionsForPaths)
                 var found: [ScsiPath] = []
                 for e in want {
                     guard let d = paths.first(where: { $0.hctl.host == e.host && $0.hctl.lun == e.lun }),
@@ -237,7 +251,7 @@ public final class VolumeEngine: Sendable {
             let hosts = Set(plan.scans.map(\.host))
             let minimum = plan.expectedAddresses.isEmpty ? 1 : plan.expectedAddresses.count
             let devices: [ScsiPath] = try await waiter.wait("FC devices of LUN \(luns.sorted())", timeoutSeconds: settings.scanTimeoutSeconds) {
-                let found = topology().allPaths.filter {
+                let found = devicesAt(hosts.flatMap { h in luns.map { (h, $0) } }, sessions: [], fcHosts: topo.fcHosts).filter {
                     hosts.contains($0.hctl.host) && luns.contains($0.hctl.lun) && $0.transport == .fc && $0.device != nil && $0.wwn != nil
                 }
                 return found.count >= minimum ? found : nil
