@@ -117,6 +117,15 @@ public final class VolumeEngine: Sendable {
         }
     }
 
+    /// Journals a scan before it is written, so a crash between the scan and the map leaves
+    /// a record of the disk it made. open-iscsi's software initiator gives each session one
+    /// target, channel 0 target 0, so the disk's address is known before it appears.
+    func recordScan(_ intent: IntentHandle?, host: Int, _ p: ISCSIPathPlan, _ existing: Set<HCTL>) throws {
+        guard let intent else { return }
+        let hctl = HCTL(host: host, channel: p.scanChannel ?? 0, target: p.scanTarget ?? 0, lun: p.path.scsiLUN)
+        try intent.step(.scanned(hctl: hctl, newDevice: !existing.contains(hctl))) {}
+    }
+
     /// Undoes what a failed attach created (journaled steps only), then closes its intent.
     func rollBack(_ intent: IntentHandle) async {
         do {
@@ -173,6 +182,7 @@ public final class VolumeEngine: Sendable {
                 switch p.session {
                 case .reuse(let s):
                     guard let h = s.hostNumber else { continue }
+                    try recordScan(intent, host: h, p, existingHCTLs)
                     try kernel.scan(p.scan(host: h))
                     expected.append((h, p.path.scsiLUN, p.path.portal, p.path.iqn))
                 case .login(let i):
@@ -183,6 +193,7 @@ public final class VolumeEngine: Sendable {
                         failures.append("\(p.path.portal): no session after login")
                         continue
                     }
+                    try recordScan(intent, host: h, p, existingHCTLs)
                     try kernel.scan(p.scan(host: h))
                     expected.append((h, p.path.scsiLUN, p.path.portal, p.path.iqn))
                 case .waitForRecovery(let s):
@@ -210,7 +221,10 @@ public final class VolumeEngine: Sendable {
                 return found
             }
             timer.mark("wait_devices")
-            for d in devices { try intent?.step(.scanned(hctl: d.hctl, newDevice: !existingHCTLs.contains(d.hctl))) {} }
+            // devices at another address than the one journaled before the scan
+            for d in devices where d.hctl.channel != 0 || d.hctl.target != 0 {
+                try intent?.step(.scanned(hctl: d.hctl, newDevice: !existingHCTLs.contains(d.hctl))) {}
+            }
             let wwn = try verifyWWN(devices, expected: spec.wwn)
             timer.mark("verify_wwn")
             if settings.enforceMultipath && devices.count < 2 {
