@@ -183,7 +183,9 @@ public final class VolumeEngine: Sendable {
                 case .reuse(let s):
                     guard let h = s.hostNumber else { continue }
                     try recordScan(intent, host: h, p, existingHCTLs)
-                    try kernel.scan(p.scan(host: h))
+                    let req = p.scan(host: h)
+                    // the kernel scans synchronously (INQUIRY etc. over the session): off the cooperative pool
+                    try await Blocking.run { [kernel] in try kernel.scan(req) }
                     expected.append((h, p.path.scsiLUN, p.path.portal, p.path.iqn))
                 case .login(let i):
                     guard loginErrors[i] == nil else { continue }
@@ -194,7 +196,9 @@ public final class VolumeEngine: Sendable {
                         continue
                     }
                     try recordScan(intent, host: h, p, existingHCTLs)
-                    try kernel.scan(p.scan(host: h))
+                    let req = p.scan(host: h)
+                    // the kernel scans synchronously (INQUIRY etc. over the session): off the cooperative pool
+                    try await Blocking.run { [kernel] in try kernel.scan(req) }
                     expected.append((h, p.path.scsiLUN, p.path.portal, p.path.iqn))
                 case .waitForRecovery(let s):
                     failures.append("\(p.path.portal): session \(s.sessionID) is recovering")
@@ -259,7 +263,7 @@ public final class VolumeEngine: Sendable {
             guard !plan.scans.isEmpty else {
                 throw PathCoreError(.unsupported, "no online FC remote port matches the volume's targets: \(plan.skipped.joined(separator: "; "))")
             }
-            for s in plan.scans { try kernel.scan(s) }
+            for s in plan.scans { try await Blocking.run { [kernel] in try kernel.scan(s) } }
             timer.mark("scan")
             let luns = Set(spec.targets.map(\.scsiLUN))
             let hosts = Set(plan.scans.map(\.host))
