@@ -186,7 +186,14 @@ check "pathagent restarts" start_agent
 check "half-done detach finished: no disk of LUN 3" wait_for 20 no_disk_of_lun 3
 check "LUN 2 still works after the reconciliation" dd if="$DEV2" of=/dev/null bs=1M count=4 iflag=direct status=none
 
+ATTACHED="2"
 step parallel_16_attaches
+# BENCH_* variables reach the guest through out/bench.env (see scripts/lab)
+[ -f $LAB_OUT/bench.env ] && . $LAB_OUT/bench.env
+if [ "${BENCH_PARALLEL:-0}" != 1 ]; then
+  echo "NOTE: 16 parallel attaches not run in this boot: they take more than 5 minutes under TCG."
+  echo "NOTE: run them with: BENCH_PARALLEL=1 scripts/lab run agent"
+else
 T0=$(lab_up)
 for i in $(seq 3 18); do ( "$PATHCTL" connect --json "$(props $i)" > $W/pc$i.json 2> $W/pc$i.err; echo $? > $W/pc$i.rc ) & done
 wait
@@ -194,9 +201,11 @@ echo "16 parallel attaches: $(awk -v a=$T0 -v b=$(lab_up) 'BEGIN{printf "%.2f", 
 okc=0; for i in $(seq 3 18); do [ "$(cat $W/pc$i.rc)" = 0 ] && okc=$((okc+1)) || { echo "LUN $i: $(cat $W/pc$i.err)"; }; done
 check "16 of 16 parallel attaches succeeded ($okc)" test $okc = 16
 check "16 more maps exist" test "$(dmsetup ls --target multipath | grep -c 360000)" = 17
+ATTACHED="2 $(seq -s ' ' 3 18)"
+fi
 
 step detach_everything
-for i in 2 $(seq 3 18); do
+for i in $ATTACHED; do
   "$PATHCTL" disconnect "$W/p$i.json" > /dev/null 2> $W/dd$i.err || bad "disconnect LUN $i: $(cat $W/dd$i.err)"
 done
 check "sessions logged out" test "$(sessions)" = 0
