@@ -95,16 +95,20 @@ def comparisons(rows):
         find(rows, "unmap", "blkdiscard", "throughput"), ">= 0.95", lambda r, n: r >= 0.95)
     add("UNMAP throughput: sg_unmap / blkdiscard", find(rows, "unmap", "sg_unmap", "throughput"),
         find(rows, "unmap", "blkdiscard", "throughput"), "(reference)", None)
-    add("inventory process: pathctl paths / lsscsi", find(rows, "inventory", pa, "process"),
-        find(rows, "inventory", "lsscsi", "process"), "(none)", None)
-    add("inventory process: pathctl paths / multipathd show paths", find(rows, "inventory", pa, "process"),
-        find(rows, "inventory", "multipathd", "show paths"), "(none)", None)
+    big = next((r["scenario"] for r in rows if r["scenario"].startswith("inventory_")
+                and not r["scenario"].startswith("inventory_udev")), "inventory_")
+    add("inventory process: pathctl paths / lsscsi", find(rows, big, pa, "process"),
+        find(rows, big, "lsscsi", "process"), "(none)", None)
+    add("inventory process (udev-initialized set): pathctl paths / multipathd show paths",
+        find(rows, "inventory_udev", pa, "process"),
+        find(rows, "inventory_udev", "multipathd", "show paths"), "(none)", None)
     return out
 
 
 def absolute_targets(rows):
     out = []
-    inv = find(rows, "inventory", "pathagent", "scan")
+    inv = next((r for r in rows if r["scenario"].startswith("inventory_") and not r["scenario"].startswith("inventory_udev")
+                and r["tool"] == "pathagent" and r["metric"] == "scan"), None)
     if inv:
         m = median_of(inv)
         npaths = inv["scenario"].split("_")[-1]

@@ -157,9 +157,11 @@ public struct OpenISCSIAdmin: ISCSIAdmin {
         let base = ["-m", "node", "-T", login.iqn, "-p", login.portal.argument]
         try run(base + ["--op", "new"], writesNodeDB: true)
         let secrets = login.auth.map { [$0.password] } ?? []
-        for (name, value) in login.settings {
-            try run(base + ["--op", "update", "-n", name, "-v", value], redact: secrets, writesNodeDB: true)
-        }
+        // every setting in one update: iscsiadm takes repeated -n/-v pairs (open-iscsi 2.1
+        // collects them into one list), which saves a process spawn and a node-database
+        // lock round per setting
+        guard !login.settings.isEmpty else { return }
+        try run(base + ["--op", "update"] + login.settings.flatMap { ["-n", $0.0, "-v", $0.1] }, redact: secrets, writesNodeDB: true)
     }
 
     public func login(portal: ISCSIPortal, iqn: String) throws {

@@ -92,7 +92,8 @@ public struct Agent: Sendable {
                 logger.info("journal reconciled", metadata: ["journal.intents": "\(resolutions.count)"])
             }
             metrics.recordInventory(first, durationSeconds: Double(first.inventory.micros) / 1e6)
-            let monitor = PathMonitor(roots: roots, logger: logger)
+            let monitor = PathMonitor(roots: roots, pollingInterval: Double(config.pollingInterval),
+                                      statePollMillis: config.statePollMillis, logger: logger)
             monitorRef = monitor
             let kernelOps = KernelVolumeOperations(engine: engine, connector: connector, monitor: monitor, metrics: metrics)
             ops = kernelOps

@@ -43,6 +43,8 @@ import Testing
             [multipath]
             enforce = yes
             use_multipath = false
+            polling_interval = 5
+            state_poll_ms = 100
             """
         let c = try AgentConfig.parse(text, file: "pathagent.conf")
         #expect(c.logLevel == "debug")
@@ -59,6 +61,8 @@ import Testing
         #expect(c.scanTimeout == 30)
         #expect(c.enforceMultipath)
         #expect(!c.useMultipath)
+        #expect(c.pollingInterval == 5)
+        #expect(c.statePollMillis == 100)
     }
 
     @Test(arguments: [
@@ -74,6 +78,8 @@ import Testing
         ("[api\n", "agent.conf:1: section header [api has no closing ]"),
         ("[api]\nsocket\n", "agent.conf:2: expected key = value, got socket"),
         ("[api]\ngroup = a b\n", "agent.conf:2: api.group: a b is not a group name or number"),
+        ("[multipath]\nstate_poll_ms = 10\n", "agent.conf:2: multipath.state_poll_ms: 10 is below 50 ms (use 0 to turn the state poll off)"),
+        ("[multipath]\npolling_interval = 0\n", "agent.conf:2: multipath.polling_interval: 0 is out of range 1...300"),
     ])
     func errorsNameFileLineAndKey(text: String, message: String) {
         let e = #expect(throws: PathCoreError.self) { try AgentConfig.parse(text, file: "agent.conf") }

@@ -117,6 +117,18 @@ echo running > /sys/block/${P[0]}/device/state
 # the TUR checker (polling_interval 10 s) reinstates the path
 check "path reinstated by the checker within 25 s" wait_for 25 bash -c "dmsetup status '$W1' | grep -q '$MAJMIN A'"
 
+step path_offline_without_io
+# no I/O, so the kernel fails nothing: the agent's sysfs state poll (multipath.state_poll_ms,
+# 250) must fail the path in the map, well before the TUR checker's next run
+T0=$(lab_up)
+echo offline > /sys/block/${P[0]}/device/state
+if wait_for 10 bash -c "dmsetup status '$W1' | grep -q '$MAJMIN F'"; then
+  DT=$(awk -v a=$T0 -v b=$(lab_up) 'BEGIN{printf "%.2f", b-a}')
+  check "agent failed the offline path in the map without I/O within 1 s (took ${DT} s)" awk -v d=$DT 'BEGIN{exit !(d < 1.0)}'
+else bad "agent did not fail the offline path without I/O within 10 s"; fi
+echo running > /sys/block/${P[0]}/device/state
+check "path reinstated by the checker within 25 s" wait_for 25 bash -c "dmsetup status '$W1' | grep -q '$MAJMIN A'"
+
 step all_paths_gone_fails_fast
 for p in "${P[@]}"; do echo offline > /sys/block/$p/device/state; done
 T0=$(lab_up)
@@ -195,7 +207,19 @@ if [ "${BENCH_PARALLEL:-0}" != 1 ]; then
   echo "NOTE: run them with: BENCH_PARALLEL=1 scripts/lab run agent"
 else
 T0=$(lab_up)
-for i in $(seq 3 18); do ( "$PATHCTL" connect --json "$(props $i)" > $W/pc$i.json 2> $W/pc$i.err; echo $? > $W/pc$i.rc ) & done
+PIDS=()
+for i in $(seq 3 18); do ( "$PATHCTL" connect --json "$(props $i)" > $W/pc$i.json 2> $W/pc$i.err; echo $? > $W/pc$i.rc ) & PIDS+=($!); done
+all_done() { for p in "${PIDS[@]}"; do kill -0 $p 2>/dev/null && return 1; done; return 0; }
+if ! wait_for 300 all_done; then
+  bad "16 parallel attaches still running after 300 s; the daemon's threads:"
+  for t in /proc/$AGENT_PID/task/*; do
+    echo "tid $(basename $t) $(cat $t/comm) state=$(awk '{print $3}' $t/stat) wchan=$(cat $t/wchan) syscall=$(cut -d' ' -f1 $t/syscall)"
+  done
+  ps -eo pid,ppid,stat,wchan:28,etime,args | grep -vE '\[|ps -eo' | tail -40
+  iscsiadm -m session; ls /sys/class/scsi_disk; dmsetup ls
+  tail -40 $W/agent.log
+  for p in "${PIDS[@]}"; do pkill -P $p 2>/dev/null; done
+fi
 wait
 echo "16 parallel attaches: $(awk -v a=$T0 -v b=$(lab_up) 'BEGIN{printf "%.2f", b-a}') s"
 okc=0; for i in $(seq 3 18); do [ "$(cat $W/pc$i.rc)" = 0 ] && okc=$((okc+1)) || { echo "LUN $i: $(cat $W/pc$i.err)"; }; done

@@ -11,18 +11,23 @@
 # "failed" and counted as a FAIL of this scenario: nothing is skipped silently.
 #
 # Knobs (environment, passed by scripts/bench through /lab/out/bench.env):
-#   BENCH_PA_TOOL   engine-probe (default) | pathctl: how pathagent attaches/detaches
+#   BENCH_PA_TOOL   pathctl (default: `pathctl connect|disconnect` through the pathagent daemon,
+#                   which runs only while pathagent is measured) | engine-probe (the engine
+#                   in-process, without the daemon)
 #   BENCH_REPEAT    repetitions of the attach/detach and path failure measurements (3)
 #   BENCH_CONC      volumes attached concurrently (16)
-#   BENCH_INV_TGTS, BENCH_INV_LUNS  scsi_debug targets x LUNs for the inventory (2 x 256)
+#   BENCH_INV_TGTS, BENCH_INV_LUNS  scsi_debug targets x LUNs for the inventory (2 x 512)
+#   BENCH_INV_UDEV_LUNS  LUNs per target (2 targets) of the smaller set udev initializes, so
+#                   that multipathd lists them (16)
 #   BENCH_UNMAP_GB  size of the scsi_debug disk that is unmapped (4)
 . "$(dirname "$0")/lib.sh"
 [ -f $LAB_OUT/bench.env ] && . $LAB_OUT/bench.env
-PA_TOOL=${BENCH_PA_TOOL:-engine-probe}
+PA_TOOL=${BENCH_PA_TOOL:-pathctl}
 REPEAT=${BENCH_REPEAT:-3}
 CONC=${BENCH_CONC:-16}
 INV_TGTS=${BENCH_INV_TGTS:-2}
-INV_LUNS=${BENCH_INV_LUNS:-256}
+INV_LUNS=${BENCH_INV_LUNS:-512}
+INV_UDEV_LUNS=${BENCH_INV_UDEV_LUNS:-16}
 UNMAP_GB=${BENCH_UNMAP_GB:-4}
 OSB="python3 $LAB/tools/osbrick_bench.py"
 RES=$LAB_OUT/bench.jsonl
@@ -48,15 +53,32 @@ rec() {
   if [ "$6" = ok ]; then ok "$1/$2/$3: $5 $4"; else bad "$1/$2/$3: $6${7:+ ($7)}"; fi
 }
 
-# pathagent's attach/detach tool (the daemon's `pathctl connect` can replace engine-probe)
+# pathagent's attach/detach tool: pa connect LUN | pa disconnect LUN
 PA_BIN=$W/bin   # copies in tmpfs: loading a static Swift binary over 9p under TCG takes seconds
 pa() {
   case $PA_TOOL in
-    engine-probe) "$PA_BIN/engine-probe" "$@" ;;
-    pathctl) "$PA_BIN/pathctl" "$@" ;;
+    engine-probe) "$PA_BIN/engine-probe" "$1" $W/$([ $1 = connect ] && echo pa || echo pd)$2.json ;;
+    pathctl)
+      if [ $1 = connect ]; then "$PA_BIN/pathctl" connect --json $W/ob$2.json
+      else "$PA_BIN/pathctl" disconnect --json $W/ob$2.json --device-info $W/pc$2.out; fi ;;
     *) echo "unknown BENCH_PA_TOOL $PA_TOOL" >&2; return 2 ;;
   esac
 }
+# the daemon (for BENCH_PA_TOOL=pathctl, the path monitor and the idle measurement); it is
+# stopped before a peer runs, so that its monitor never touches the peer's maps
+AGENT_PID=
+agent_start() {
+  [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID" 2>/dev/null && return 0
+  mkdir -p /run/pathagent /var/lib/pathagent; rm -f /run/pathagent/pathagent.sock
+  "$PA_BIN/pathagent" >>$W/agent.log 2>&1 & AGENT_PID=$!
+  wait_wall 30 test -S /run/pathagent/pathagent.sock
+}
+agent_stop() {
+  [ -n "$AGENT_PID" ] || return 0
+  kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
+}
+# start the daemon when the attach tool needs it
+pa_ready() { [ $PA_TOOL != pathctl ] || agent_start; }
 
 wwn_of_lun() { printf '360000000000000000e0000000001%04x' "$1"; }
 cp_json() {  # LUN -> connection_properties (Cinder's Pure driver shape, tgt's WWN)
@@ -74,7 +96,7 @@ mk_props() {  # LUN: $W/pa$LUN.json (pathagent request) and $W/ob$LUN.json (os-b
 pa_connect() {
   local t0 t1 p
   t0=$(tnow)
-  pa connect $W/pa$1.json >$W/pc$1.out 2>$W/pc$1.err || { tail -3 $W/pc$1.err >&2; return 1; }
+  pa connect $1 >$W/pc$1.out 2>$W/pc$1.err || { tail -3 $W/pc$1.err >&2; return 1; }
   t1=$(tnow)
   jq '[.timings[]?.ms] | add // empty' $W/pc$1.out >$W/pc$1.steps 2>/dev/null
   p=$(jq -r .path $W/pc$1.out)
@@ -86,7 +108,7 @@ pa_connect() {
 pa_disconnect() {
   local t0 t1
   t0=$(tnow)
-  pa disconnect $W/pd$1.json >$W/px$1.out 2>$W/px$1.err || { tail -3 $W/px$1.err >&2; return 1; }
+  pa disconnect $1 >$W/px$1.out 2>$W/px$1.err || { tail -3 $W/px$1.err >&2; return 1; }
   t1=$(tnow)
   jq '[.timings[]?.ms] | add // empty' $W/px$1.out >$W/px$1.steps 2>/dev/null
   dt "$t0" "$t1"
@@ -152,6 +174,7 @@ PY_OK=1
 if ! python3 -c 'import os_brick' 2>>$W/osb-import.err; then PY_OK=0; cat $W/osb-import.err; fi
 check "os-brick importable in the guest" test $PY_OK = 1
 check "$PA_TOOL available" test -x "$LAB_BIN/$PA_TOOL"
+check "pathagent (daemon) available" test -x "$LAB_BIN/pathagent"
 OSB_VER=$(python3 -c 'import importlib.metadata as m; print(m.version("os-brick"))' 2>/dev/null)
 jq -nc --arg k "$(uname -r)" --arg cpus "$(nproc)" --arg mem "$(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo)" \
   --arg osb "${OSB_VER:-missing}" --arg mp "$(multipath -h 2>&1 | grep -o "multipath-tools v[0-9.]*" | head -1)" --arg tool "$PA_TOOL" \
@@ -164,6 +187,7 @@ step attach_fresh
 steps_s() { awk '{printf "%.4f", $1/1000}' "$1" 2>/dev/null; }
 a=() d=() as=() ds=() err=
 mpd_stop
+pa_ready || err="pathagent did not start: $(tail -2 $W/agent.log)"
 for i in $(seq $REPEAT); do
   [ "$(sessions)" = 0 ] || logout_all
   if v=$(pa_connect 1); then a+=("$v"); as+=("$(steps_s $W/pc1.steps)"); else err="connect failed"; continue; fi
@@ -176,6 +200,7 @@ rec attach_fresh pathagent attach s "${a[*]}" "$([ ${#a[@]} = $REPEAT ] && echo 
 rec detach_last pathagent detach s "${d[*]}" "$([ ${#d[@]} = $REPEAT ] && echo ok || echo failed)" "$PA_TOOL; last volume: logs out both sessions"
 rec attach_fresh "pathagent (engine steps)" attach s "${as[*]}" "$([ ${#as[@]} = $REPEAT ] && echo ok || echo failed)" "sum of the engine's step timings, without process start-up"
 rec detach_last "pathagent (engine steps)" detach s "${ds[*]}" "$([ ${#ds[@]} = $REPEAT ] && echo ok || echo failed)" "sum of the engine's step timings"
+agent_stop
 if [ $PY_OK = 1 ] && mpd_start; then
   [ "$(sessions)" = 0 ] || logout_all
   osb cycle $W/ob1.json $REPEAT >$W/osb1.jsonl; cat $W/osb1.jsonl
@@ -192,6 +217,7 @@ logout_all
 # ==================================================================== 2. attach with sessions present
 step attach_second
 a=() d=() as=() ds=() err=
+pa_ready || err="pathagent did not start"
 if pa_connect 1 >/dev/null; then
   for i in $(seq $REPEAT); do
     if v=$(pa_connect 2); then a+=("$v"); as+=("$(steps_s $W/pc2.steps)"); else err="connect failed"; continue; fi
@@ -204,6 +230,7 @@ rec attach_second pathagent attach s "${a[*]}" "$([ ${#a[@]} = $REPEAT ] && echo
 rec detach_kept pathagent detach s "${d[*]}" "$([ ${#d[@]} = $REPEAT ] && echo ok || echo failed)" "sessions stay (another LUN uses them)"
 rec attach_second "pathagent (engine steps)" attach s "${as[*]}" "$([ ${#as[@]} = $REPEAT ] && echo ok || echo failed)" "sum of the engine's step timings"
 rec detach_kept "pathagent (engine steps)" detach s "${ds[*]}" "$([ ${#ds[@]} = $REPEAT ] && echo ok || echo failed)" "sum of the engine's step timings"
+agent_stop
 logout_all
 if [ $PY_OK = 1 ] && mpd_start; then
   osb second $W/ob1.json $W/ob2.json $REPEAT >$W/osb2.jsonl; cat $W/osb2.jsonl
@@ -220,6 +247,7 @@ logout_all
 # ==================================================================== 3. concurrent attaches
 step concurrent
 LUNS=$(seq 3 $((2 + CONC)))
+pa_ready
 t0=$(tnow)
 for l in $LUNS; do ( pa_connect $l >$W/cc$l.t 2>$W/cc$l.e; echo $? >$W/cc$l.rc ) & done
 wait
@@ -235,6 +263,7 @@ t1=$(tnow)
 dok=0; for l in $LUNS; do [ "$(cat $W/cd$l.rc 2>/dev/null)" = 0 ] && dok=$((dok + 1)); done
 left=$(sessions)
 rec "concurrent_$CONC" pathagent detach_all s "$(dt "$t0" "$t1")" "$([ $dok = $CONC ] && [ "$left" = 0 ] && echo ok || echo failed)" "$dok detached; iSCSI sessions left after the last detach: $left"
+agent_stop
 logout_all; dmsetup remove_all --force >/dev/null 2>&1
 if [ $PY_OK = 1 ] && mpd_start; then
   osb concurrent $(for l in $LUNS; do echo $W/ob$l.json; done) >$W/osb3.jsonl; cat $W/osb3.jsonl
@@ -255,12 +284,37 @@ step path_failure
 # dm_state WWN MAJ:MIN -> A or F (the path's state in `dmsetup status`)
 dm_state() { dmsetup status "$1" 2>/dev/null | awk -v p="$2" '{for(i=1;i<NF;i++) if($i==p){print $(i+1); exit}}'; }
 pf_setup_ok=0
+agent_start || echo "pathagent did not start: $(tail -3 $W/agent.log)"
 if pa_connect 1 >/dev/null; then
   MAP=$(wwn_of_lun 1); DM=$(basename "$(readlink -f "$(jq -r .device_info.path $W/pd1.json)")")
   SD=$(ls /sys/block/$DM/slaves | head -1); MM=$(cat /sys/block/$SD/dev)
   echo "map $MAP ($DM), failing path $SD ($MM): $(dmsetup status $MAP)"
   pf_setup_ok=1
 fi
+# pathagent: the daemon's monitor, no I/O (as for multipathd below): the sysfs device
+# state poll (multipath.state_poll_ms, 250) fails the path, the TUR checker
+# (polling_interval 10) reinstates it
+pv=() perr=
+pa_monitors() { "$PA_BIN/pathctl" maps --json 2>/dev/null | jq -e --arg m "$MAP" '.maps[] | select(.name == $m)' >/dev/null; }
+if [ $pf_setup_ok = 1 ] && agent_start && wait_wall 30 pa_monitors; then
+  for i in $(seq $REPEAT); do
+    sleep 2
+    t0=$(tnow); echo offline >/sys/block/$SD/device/state
+    while [ "$(dm_state $MAP $MM)" != F ]; do
+      [ "$(dt "$t0" "$(tnow)" | cut -d. -f1)" -ge 60 ] && { perr="not failed after 60 s"; break; }
+      sleep 0.05
+    done
+    t1=$(tnow); [ -z "$perr" ] && pv+=("$(dt "$t0" "$t1")")
+    echo running >/sys/block/$SD/device/state
+    wait_wall 30 eval "[ \"\$(dm_state $MAP $MM)\" = A ]" || perr="${perr:+$perr; }not reinstated by the checker within 30 s"
+    [ -n "$perr" ] && break
+  done
+  "$PA_BIN/pathctl" maps || true
+  rec path_failure pathagent detect s "${pv[*]}" "$([ ${#pv[@]} = $REPEAT ] && [ -z "$perr" ] && echo ok || echo failed)" "daemon monitor: sysfs device state every 250 ms, TUR every 10 s; no I/O${perr:+; $perr}"
+else
+  rec path_failure pathagent detect s "" "failed" "the daemon did not monitor map $MAP (setup $pf_setup_ok): $(tail -2 $W/agent.log)"
+fi
+agent_stop
 # multipathd (checker, no I/O): it adopts the agent-built map
 mv=() merr=
 # the WWID must be known, or multipathd (find_multipaths) would not keep the map
@@ -302,14 +356,9 @@ if [ $pf_setup_ok = 1 ]; then
     [ -n "$kerr" ] && break
   done
   rec path_failure "kernel (dm on I/O error)" detect s "${kv[*]}" "$([ ${#kv[@]} = $REPEAT ] && echo ok || echo failed)" "agent-built map, direct 4k reads until dm marks the path F${kerr:+; $kerr}"
-  pa_disconnect 1 >/dev/null
+  pa_ready; pa_disconnect 1 >/dev/null; agent_stop
 else
   rec path_failure "kernel (dm on I/O error)" detect s "" "failed" "LUN 1 did not attach"
-fi
-if [ -x $LAB_BIN/pathagent ]; then
-  rec path_failure pathagent detect s "" "not run" "pathagent daemon present, but bench.sh has no driver for its monitor yet"
-else
-  rec path_failure pathagent detect s "" "not run" "no pathagent monitor (daemon) in this build"
 fi
 logout_all; dmsetup remove_all --force >/dev/null 2>&1
 
@@ -360,43 +409,61 @@ fi
 
 # ==================================================================== 6. inventory
 step inventory
-# udev's queue is held while the LUNs appear: in TCG udev needs ~2.5 s per sd device
-# (64 took 164 s). pathctl and lsscsi read sysfs only; multipathd does NOT take paths
-# udev has not initialized (the 2026-11-24 run: 0 of 512 listed), so its row fails here
-# until it gets its own, smaller set of LUNs with udev running (or the lab runs on KVM).
+# pathctl_inv SCENARIO NPATHS: 5 runs of `pathctl paths --json` (its own inventory.micros and
+# the process wall time), then 5 of lsscsi
+inv_pathctl_lsscsi() {
+  local iv=() wv=() lv=() e= m p i t0 t1
+  for i in $(seq 5); do
+    t0=$(tnow); "$PA_BIN/pathctl" paths --json >$W/inv$i.json 2>$W/inv.err; t1=$(tnow)
+    m=$(jq -r '.inventory.micros' $W/inv$i.json 2>/dev/null); p=$(jq -r '.inventory.paths' $W/inv$i.json 2>/dev/null)
+    [[ $m =~ ^[0-9]+$ ]] || { e="no inventory.micros: $(tail -1 $W/inv.err)"; break; }
+    iv+=("$(awk -v m=$m 'BEGIN{printf "%.4f", m/1e6}')"); wv+=("$(dt "$t0" "$t1")")
+  done
+  rec "$1" pathagent scan s "${iv[*]}" "$([ -z "$e" ] && [ "${p:-0}" -ge "$2" ] && echo ok || echo failed)" "inventory.micros of pathctl paths --json, ${p:-?} paths${e:+; $e}"
+  rec "$1" pathagent process s "${wv[*]}" "$([ -z "$e" ] && echo ok || echo failed)" "pathctl paths --json, process wall time"
+  e=
+  for i in $(seq 5); do t0=$(tnow); lsscsi >$W/lsscsi.out || e=lsscsi; t1=$(tnow); lv+=("$(dt "$t0" "$t1")"); done
+  rec "$1" lsscsi process s "${lv[*]}" "$([ -z "$e" ] && [ "$(grep -c scsi_debug $W/lsscsi.out)" -ge "$2" ] && echo ok || echo failed)" "$(grep -c scsi_debug $W/lsscsi.out) scsi_debug lines"
+}
+scsi_disks() { ls -d /sys/class/scsi_disk/* 2>/dev/null | wc -l; }
+mpd_paths() { timeout 15 multipathd show paths 2>/dev/null | grep -cE ' sd[a-z]+ '; }
 udevadm settle --timeout=30
+# (a) a set udev initializes: multipathd only takes paths udev has finished with, and in TCG
+# udev needs ~2.5 s per sd device, so this set is small; all three tools list the same paths
+NS=$((2 * INV_UDEV_LUNS))
+t0=$(tnow)
+if run modprobe scsi_debug dev_size_mb=8 num_tgts=2 max_luns=$INV_UDEV_LUNS && wait_wall 120 eval '[ $(scsi_disks) -ge $NS ]'; then
+  udevadm settle --timeout=600
+  echo "scsi_debug: $(scsi_disks) sd devices initialized by udev in $(dt "$t0" "$(tnow)") s"
+  inv_pathctl_lsscsi "inventory_udev_$NS" $NS
+  if mpd_start && wait_wall 120 eval "[ \$(mpd_paths) -ge $NS ]"; then
+    mv=(); for i in $(seq 5); do t0=$(tnow); timeout 30 multipathd show paths >$W/mpd.out; t1=$(tnow); mv+=("$(dt "$t0" "$t1")"); done
+    rec "inventory_udev_$NS" multipathd "show paths" s "${mv[*]}" ok "$(grep -cE ' sd[a-z]+ ' $W/mpd.out) paths listed"
+  else
+    rec "inventory_udev_$NS" multipathd "show paths" s "" failed "multipathd did not list $NS paths within 120 s (it listed $(mpd_paths))"
+  fi
+  mpd_stop
+else
+  rec "inventory_udev_$NS" multipathd "show paths" s "" failed "scsi_debug did not give $NS disks"
+fi
+rmmod scsi_debug 2>/dev/null; udevadm settle --timeout=120
+# (b) the large set: udev's queue is held while the LUNs appear (1024 would keep udev busy
+# for ~40 min in TCG); pathctl and lsscsi read sysfs only
 udevadm control --stop-exec-queue
 t0=$(tnow)
 run modprobe scsi_debug dev_size_mb=8 num_tgts=$INV_TGTS max_luns=$INV_LUNS lbpu=1 unmap_granularity=8
 prev=-1; NP=0
-for _ in $(seq 120); do
-  NP=$(ls -d /sys/class/scsi_disk/* 2>/dev/null | wc -l)
+for _ in $(seq 240); do
+  NP=$(scsi_disks)
   [ "$NP" = "$prev" ] && [ "$NP" -gt 0 ] && break; prev=$NP; sleep 2
 done
 echo "scsi_debug: $NP sd devices in $(dt "$t0" "$(tnow)") s (udev exec queue held)"
-iv=() wv=() e=
-for i in $(seq 5); do
-  t0=$(tnow); "$PA_BIN/pathctl" paths --json >$W/inv$i.json 2>$W/inv.err; t1=$(tnow)
-  m=$(jq -r '.inventory.micros' $W/inv$i.json 2>/dev/null); p=$(jq -r '.inventory.paths' $W/inv$i.json 2>/dev/null)
-  [[ $m =~ ^[0-9]+$ ]] || { e="no inventory.micros: $(tail -1 $W/inv.err)"; break; }
-  iv+=("$(awk -v m=$m 'BEGIN{printf "%.4f", m/1e6}')"); wv+=("$(dt "$t0" "$t1")")
-done
-rec "inventory_$NP" pathagent scan s "${iv[*]}" "$([ -z "$e" ] && [ "${p:-0}" -ge "$NP" ] && echo ok || echo failed)" "inventory.micros of pathctl paths --json, ${p:-?} paths${e:+; $e}"
-rec "inventory_$NP" pathagent process s "${wv[*]}" "$([ -z "$e" ] && echo ok || echo failed)" "pathctl paths --json, process wall time"
-lv=(); for i in $(seq 5); do t0=$(tnow); lsscsi >$W/lsscsi.out || e=lsscsi; t1=$(tnow); lv+=("$(dt "$t0" "$t1")"); done
-rec "inventory_$NP" lsscsi process s "${lv[*]}" "$([ "$(grep -c scsi_debug $W/lsscsi.out)" -ge "$NP" ] && echo ok || echo failed)" "$(grep -c scsi_debug $W/lsscsi.out) scsi_debug lines"
-mpd_paths() { timeout 15 multipathd show paths 2>/dev/null | grep -cE ' sd[a-z]+ '; }
-if mpd_start && wait_wall 90 eval "[ \$(mpd_paths) -ge $NP ]"; then
-  mv=(); for i in $(seq 5); do t0=$(tnow); timeout 30 multipathd show paths >$W/mpd.out; t1=$(tnow); mv+=("$(dt "$t0" "$t1")"); done
-  rec "inventory_$NP" multipathd "show paths" s "${mv[*]}" ok "$(($(wc -l <$W/mpd.out) - 1)) paths listed"
-else
-  rec "inventory_$NP" multipathd "show paths" s "" failed "multipathd did not list $NP paths within 90 s (it listed $(mpd_paths); udev's queue is held, see the comment above)"
-fi
+inv_pathctl_lsscsi "inventory_$NP" $NP
 
 # ==================================================================== 7. idle RSS/CPU
 step idle
-if [ -x $LAB_BIN/pathagent ]; then
-  "$PA_BIN/pathagent" >$W/agent.log 2>&1 & AP=$!
+if [ -x $LAB_BIN/pathagent ] && agent_start; then
+  AP=$AGENT_PID
   sleep 5
   if kill -0 $AP 2>/dev/null; then
     c0=$(awk '{print $14+$15}' /proc/$AP/stat); sleep 60
@@ -404,7 +471,7 @@ if [ -x $LAB_BIN/pathagent ]; then
     rss=$(awk '/VmRSS/{printf "%.1f", $2/1024}' /proc/$AP/status 2>/dev/null)
     rec idle pathagent rss MiB "$rss" "$([ -n "$rss" ] && echo ok || echo failed)" "$NP paths present, after 65 s"
     rec idle pathagent cpu "%" "$(awk -v a=$c0 -v b=$c1 -v hz=$(getconf CLK_TCK) 'BEGIN{printf "%.2f", (b-a)/hz/60*100}')" ok "over 60 s"
-    kill $AP; wait $AP 2>/dev/null
+    agent_stop
   else
     rec idle pathagent rss MiB "" failed "pathagent exited: $(tail -2 $W/agent.log)"
   fi

@@ -90,6 +90,7 @@ backend = $BACKEND
 report_interval = 2
 EOC
 start_agent() {
+  rm -f /run/pathagent/pathagent.sock
   "$AGENT" --config /etc/pathagent/pathagent.conf > $W/agent.log 2>&1 &
   AGENT_PID=$!
   wait_for 30 test -S /run/pathagent/pathagent.sock

@@ -28,11 +28,16 @@ bad() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 # run CMD...: echo (to stderr, so stdout can be redirected cleanly) and run, keep its status
 run() { echo "+ $*" >&2; "$@"; }
-# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds
+# wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds, for at most SECONDS of
+# wall-clock time (a slow CMD, e.g. a TLS client under TCG, must not stretch the deadline:
+# counting iterations once turned a 30 s wait into many minutes)
 wait_for() {
-  local n=$(($1 * 10)); shift
-  while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
-  return 1
+  local end; end=$(awk -v u="$(lab_up)" -v s="$1" 'BEGIN{printf "%.2f", u + s}'); shift
+  while :; do
+    "$@" && return 0
+    awk -v u="$(lab_up)" -v e="$end" 'BEGIN{exit !(u >= e)}' && return 1
+    sleep 0.1
+  done
 }
 
 finish() {
@@ -116,6 +121,11 @@ lab_iscsi_login() {
 # ------------------------------------------------------------------ cleanup
 lab_cleanup() {
   local t; t=$(lab_up)
+  # daemons a scenario started and did not stop (a failed check can skip its own stop):
+  # the next scenario must not talk to a stale agent through a leftover socket
+  pkill -x pathagent 2>/dev/null && wait_for 10 eval '! pgrep -x pathagent >/dev/null'
+  pkill -x fa-sim 2>/dev/null
+  rm -f /run/pathagent/pathagent.sock
   dmsetup remove_all --force >/dev/null 2>&1
   iscsiadm -m node --logoutall=all >/dev/null 2>&1
   iscsiadm -m node -o delete >/dev/null 2>&1

@@ -19,14 +19,18 @@ public struct PathChange: Sendable, Codable, Equatable {
 /// - dm events (DM_DEVICE_WAITEVENT, one waiting thread per map): the kernel failed a path
 ///   on an I/O error → the state is updated at once (well under 1 s);
 /// - udev events: an sd path removed or a unit attention → fail/check at once;
+/// - the SCSI device state in sysfs (`device/state`), read every `state_poll_ms` (250):
+///   the kernel sends no uevent when it sets a device offline or transport-offline, and a
+///   path without I/O would otherwise stay active until the next checker run; reading a
+///   short attribute per path costs no I/O to the device;
 /// - a TEST UNIT READY checker over SG_IO every `polling_interval` seconds (Pure: 10):
 ///   fails paths that stopped answering and reinstates paths that recovered.
-/// No busy polling: every wait is on a kernel event or the checker's timer.
 public actor PathMonitor {
     public let roots: HostRoots
     let dm: any DeviceMapperControl
     let logger: Logger
     let pollingInterval: Double
+    let statePollMillis: Int
     let turTimeout: Int
     private var maps: [String: MonitoredMap] = [:]
     private var checkers: [String: PathChecker] = [:]        // key map/devnum
@@ -37,10 +41,11 @@ public actor PathMonitor {
     private var running = false
 
     public init(roots: HostRoots = .live, dm: any DeviceMapperControl = LibDeviceMapper(), pollingInterval: Double = 10,
-                turTimeoutSeconds: Int = 5, logger: Logger = Logger(label: "pathagent.monitor")) {
+                statePollMillis: Int = 250, turTimeoutSeconds: Int = 5, logger: Logger = Logger(label: "pathagent.monitor")) {
         self.roots = roots
         self.dm = dm
         self.pollingInterval = pollingInterval
+        self.statePollMillis = statePollMillis
         self.turTimeout = turTimeoutSeconds
         self.logger = logger
     }
@@ -72,6 +77,13 @@ public actor PathMonitor {
         } else {
             logger.warning("cannot listen to kernel uevents; relying on dm events and the TUR checker")
         }
+        let statePoll: Task<Void, Never>? = statePollMillis > 0 ? Task { [weak self, statePollMillis] in
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: UInt64(statePollMillis) * 1_000_000)
+                guard let self, await self.pollDeviceStates() else { break }
+            }
+        } : nil
+        defer { statePoll?.cancel() }
         while !Task.isCancelled {
             await checkAll()
             try? await Task.sleep(nanoseconds: UInt64(pollingInterval * 1e9))
@@ -191,6 +203,26 @@ public actor PathMonitor {
                 if case .failPath(let d) = r { fail(map: name, device: d, cause: "udev remove of the path") }
             }
         }
+    }
+
+    /// Reads `device/state` of every active path and reacts by `PathEventPolicy` (offline,
+    /// transport-offline, cancel, deleted: fail the path now). Returns false once stopped.
+    @discardableResult
+    public func pollDeviceStates() -> Bool {
+        guard running else { return false }
+        let sys = DiskSysfs(root: roots.sys)
+        for (name, m) in maps {
+            for p in m.paths where p.dmState == "active" {
+                guard let sd = p.name, let dev = try? DeviceNumber(p.device),
+                    let raw = sys.attribute("block/\(sd)/device/state"),
+                    let st = SCSIDeviceState(rawValue: raw.trimmingCharacters(in: .whitespacesAndNewlines))
+                else { continue }
+                for r in PathEventPolicy.react(to: .deviceState(dev, st)) {
+                    if case .failPath(let d) = r { fail(map: name, device: d, cause: "sysfs device state \(st.rawValue)") }
+                }
+            }
+        }
+        return true
     }
 
     private func fail(map: String, device: DeviceNumber, cause: String) {

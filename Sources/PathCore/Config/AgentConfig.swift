@@ -22,6 +22,8 @@ public struct AgentConfig: Sendable, Equatable {
     // [multipath]
     public var enforceMultipath = false
     public var useMultipath = true
+    public var pollingInterval = 10
+    public var statePollMillis = 250
     // [flasharray] (off unless cinder_conf and backend are both set)
     public var flashArrayCinderConf: String? = nil
     public var flashArrayBackend: String? = nil
@@ -147,6 +149,16 @@ public struct AgentConfig: Sendable, Equatable {
         ConfigOption("multipath.use_multipath", "bool", "true",
             "Build dm-multipath maps (reported as connector property multipath).") { c, v in
             c.useMultipath = try bool(v)
+        },
+        ConfigOption("multipath.polling_interval", "seconds", "10",
+            "The path checker (TEST UNIT READY over SG_IO) runs on every path of every map this often; it fails paths that stopped answering and reinstates recovered ones (Pure: 10, as multipathd's polling_interval).") { c, v in
+            c.pollingInterval = try int(v, 1...300)
+        },
+        ConfigOption("multipath.state_poll_ms", "milliseconds", "250",
+            "How often the monitor reads each map path's SCSI device state in sysfs (no I/O to the device); a path the kernel set offline, transport-offline or deleted is failed in the map at once instead of at the next checker run (the kernel sends no uevent for these state changes). 0 turns it off.") { c, v in
+            let n = try int(v, 0...60000)
+            guard n == 0 || n >= 50 else { throw OptionReason("\(n) is below 50 ms (use 0 to turn the state poll off)") }
+            c.statePollMillis = n
         },
         ConfigOption("flasharray.cinder_conf", "path", "(none)",
             "cinder.conf holding the Pure backend stanza; with flasharray.backend it turns on the path-health reporter, which records each volume's path health on the array (host tags).") { c, v in
