@@ -45,6 +45,14 @@ udevadm trigger --action=add >/dev/null 2>&1
 udevadm settle --timeout=30
 echo "LAB: udev settled at $(up)s, kernel $(uname -r)"
 
+# The Swift products, scenarios and tools run from a tmpfs copy: 16 processes paging one
+# binary in over 9p at once (cache=none) stalled the guest for good (agent scenario,
+# 16 parallel attaches). Only out/ stays on the share.
+mkdir -p /run/lab
+cp -r /lab/bin /lab/scenarios /run/lab/ 2>/dev/null
+[ -d /lab/tools ] && cp -r /lab/tools /run/lab/
+echo "LAB: products and scenarios copied to /run/lab at $(up)s"
+
 if grep -qw 'lab.shell=1' /proc/cmdline; then
   echo "LAB: interactive shell; 'source /lab/scenarios/lib.sh' for the helpers; exit to power off"
   setsid -c bash -l </dev/ttyS0 >/dev/ttyS0 2>&1
@@ -78,7 +86,7 @@ while read -r name; do
   echo
   echo "LAB: scenario $name starting at $(up)s"
   t0=$(up)
-  ( cd /tmp && exec bash "/lab/scenarios/$name.sh" </dev/null ) 2>&1 | tee "$OUT/$name.log"
+  ( cd /tmp && exec bash "/run/lab/scenarios/$name.sh" </dev/null ) 2>&1 | tee "$OUT/$name.log"
   rc=${PIPESTATUS[0]}
   secs=$(awk -v a="$t0" -v b="$(up)" 'BEGIN{printf "%.1f", b-a}')
   echo "LAB: scenario $name finished rc=$rc in ${secs}s"

@@ -144,7 +144,8 @@ DEV2=$(jget $W/c2.json "['path']")
 check "sessions reused (still 2)" test "$(sessions)" = 2
 if run "$PATHCTL" disconnect --json "$W/p1.json" --device-info $W/c1.json > $W/d1.json 2> $W/d1.err; then ok "disconnect LUN 1"; else bad "disconnect LUN 1: $(cat $W/d1.err)"; fi
 cat $W/d1.json
-check "LUN 1 map and disks gone" bash -c "! dmsetup info '$W1' >/dev/null 2>&1 && [ -z \"\$(sd_of_lun 1)\" ]"
+lun1_gone() { ! dmsetup info "$W1" >/dev/null 2>&1 && no_disk_of_lun 1; }
+check "LUN 1 map and disks gone" lun1_gone
 check "sessions kept for LUN 2" test "$(sessions)" = 2
 check "LUN 2 still works" dd if="$DEV2" of=/dev/null bs=1M count=4 iflag=direct status=none
 

@@ -6,7 +6,9 @@
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 LAB=/lab
+# guest-init copies the products to tmpfs (see there); /lab/bin when run by hand
 LAB_BIN=$LAB/bin
+[ -x /run/lab/bin/pathctl ] && LAB_BIN=/run/lab/bin
 LAB_OUT=$LAB/out
 FAILS=0
 PASSES=0
