@@ -53,6 +53,31 @@ cp -r /lab/bin /lab/scenarios /run/lab/ 2>/dev/null
 [ -d /lab/tools ] && cp -r /lab/tools /run/lab/
 echo "LAB: products and scenarios copied to /run/lab at $(up)s"
 
+# A heartbeat on the console, independent of the scenarios (which may block): every 30 s
+# the guest's uptime, and once a scenario's watch deadline (uptime in /run/lab/watch,
+# written by `lab_watch SECONDS` in lib.sh) has passed, the state of every thread.
+(
+  while sleep 30; do
+    echo "LAB: heartbeat $(up)s, load $(cut -d' ' -f1-3 /proc/loadavg)" >/dev/ttyS0
+    if [ -s /run/lab/watch ] && awk -v u="$(up)" -v d="$(cat /run/lab/watch)" 'BEGIN{exit !(u >= d)}'; then
+      : >/run/lab/watch
+      {
+        echo "LAB: watch deadline passed; processes (kernel threads left out):"
+        ps -eo pid,ppid,stat,wchan:28,etime,args | awk '$6 !~ /^\[/' | cut -c1-200 | head -80
+        for p in $(pgrep -x pathagent; pgrep -x pathctl | head -3); do
+          echo "LAB: threads of $p ($(cat /proc/$p/comm)): tid state wchan syscall"
+          for t in /proc/$p/task/*; do
+            echo "  $(basename $t) $(awk '{print $3}' $t/stat) $(cat $t/wchan) $(cut -d' ' -f1 $t/syscall 2>/dev/null) $(cat $t/comm)"
+          done | head -60
+        done
+        echo "LAB: sessions:"; iscsiadm -m session 2>&1 | head -5
+        echo "LAB: scsi disks: $(ls /sys/class/scsi_disk | wc -l); dm: $(dmsetup ls 2>&1 | head -20 | tr '\n' ' ')"
+        free -m
+      } >/dev/ttyS0 2>&1
+    fi
+  done
+) &
+
 if grep -qw 'lab.shell=1' /proc/cmdline; then
   echo "LAB: interactive shell; 'source /lab/scenarios/lib.sh' for the helpers; exit to power off"
   setsid -c bash -l </dev/ttyS0 >/dev/ttyS0 2>&1

@@ -249,16 +249,17 @@ step concurrent
 LUNS=$(seq 3 $((2 + CONC)))
 pa_ready
 t0=$(tnow)
-for l in $LUNS; do ( pa_connect $l >$W/cc$l.t 2>$W/cc$l.e; echo $? >$W/cc$l.rc ) & done
-wait
+# (wait for these PIDs only: the daemon is a child of this shell too)
+PIDS=(); for l in $LUNS; do ( pa_connect $l >$W/cc$l.t 2>$W/cc$l.e; echo $? >$W/cc$l.rc ) & PIDS+=($!); done
+wait "${PIDS[@]}"
 t1=$(tnow)
 nok=0; for l in $LUNS; do [ "$(cat $W/cc$l.rc)" = 0 ] && nok=$((nok + 1)); done
 # each process's own step timings, for the report
 mkdir -p $LAB_OUT/bench-pa; for l in $LUNS; do cp $W/pc$l.out $LAB_OUT/bench-pa/conc-connect-$l.json 2>/dev/null; cp $W/pc$l.err $LAB_OUT/bench-pa/conc-connect-$l.err 2>/dev/null; done
 rec "concurrent_$CONC" pathagent attach_all s "$(dt "$t0" "$t1")" "$([ $nok = $CONC ] && echo ok || echo failed)" "$CONC $PA_TOOL processes in parallel, $nok attached$( [ $nok = $CONC ] || echo "; $(cat $W/cc*.e | grep -v '^$' | head -2 | paste -sd'|' -)")"
 t0=$(tnow)
-for l in $LUNS; do [ -s $W/pd$l.json ] && [ "$(cat $W/cc$l.rc)" = 0 ] && ( pa_disconnect $l >/dev/null 2>$W/cd$l.e; echo $? >$W/cd$l.rc ) & done
-wait
+PIDS=(); for l in $LUNS; do [ -s $W/pd$l.json ] && [ "$(cat $W/cc$l.rc)" = 0 ] && { ( pa_disconnect $l >/dev/null 2>$W/cd$l.e; echo $? >$W/cd$l.rc ) & PIDS+=($!); }; done
+[ ${#PIDS[@]} -gt 0 ] && wait "${PIDS[@]}"
 t1=$(tnow)
 dok=0; for l in $LUNS; do [ "$(cat $W/cd$l.rc 2>/dev/null)" = 0 ] && dok=$((dok + 1)); done
 left=$(sessions)

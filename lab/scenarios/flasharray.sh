@@ -1,5 +1,4 @@
 #!/bin/bash
-# lab: opt-in (hung at its array_health step in the last full run; run it by name: scripts/lab run flasharray)
 # FlashArray control plane end to end: fa-sim (the REST 2.x simulator, TLS with the lab CA
 # from /lab/pki) binds volumes to a real tgtd target (vendor PURE, the volume's WWN in VPD
 # 0x83) over two portals; `pathctl attach --backend` reads a cinder.conf Pure stanza,

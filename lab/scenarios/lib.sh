@@ -30,6 +30,13 @@ bad() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 # run CMD...: echo (to stderr, so stdout can be redirected cleanly) and run, keep its status
 run() { echo "+ $*" >&2; "$@"; }
+# lab_watch SECONDS: if this scenario is still going SECONDS from now, guest-init's
+# heartbeat prints every thread's state to the console (lab_watch 0 disarms)
+lab_watch() {
+  if [ "$1" = 0 ]; then : >/run/lab/watch; return 0; fi
+  awk -v u="$(lab_up)" -v s="$1" 'BEGIN{printf "%.0f\n", u + s}' >/run/lab/watch
+}
+
 # wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds, for at most SECONDS of
 # wall-clock time (a slow CMD, e.g. a TLS client under TCG, must not stretch the deadline:
 # counting iterations once turned a 30 s wait into many minutes)
