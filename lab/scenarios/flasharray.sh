@@ -23,7 +23,11 @@ step setup
 check "lab PKI present (CA + server cert for 127.0.0.1)" test -s $PKI/ca.pem -a -s $PKI/server.pem -a -s $PKI/server.key
 # a /32 so that sessions to 127.0.0.2 come from 127.0.0.2: fa-sim derives the host's
 # port_connectivity (which controller a session reaches) from the initiator address
-ip addr show dev lo | grep -q 'inet 127.0.0.2/' || ip addr add 127.0.0.2/32 dev lo
+# (an earlier scenario's 127.0.0.2/8 is a secondary address of 127.0.0.1/8, and the kernel
+# gives a secondary's local route the primary as source: sessions to 127.0.0.2 would come
+# from 127.0.0.1 and the array would see one controller)
+ip addr del 127.0.0.2/8 dev lo 2>/dev/null
+ip addr show dev lo | grep -q 'inet 127.0.0.2/32' || ip addr add 127.0.0.2/32 dev lo
 modprobe iscsi_tcp; modprobe dm_multipath; modprobe dm_queue_length
 mkdir -p $TGT_DIR
 start_tgtd() {

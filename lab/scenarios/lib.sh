@@ -143,6 +143,8 @@ lab_cleanup() {
   # but it must be gone before the next scenario binds the portals again
   pkill -9 -x tgtd 2>/dev/null && wait_for 5 eval '! pgrep -x tgtd >/dev/null'
   rm -rf "$TGT_DIR"
+  # the second portal's address: each scenario adds it as it needs it (see flasharray.sh)
+  local _pfx; for _pfx in 8 32; do ip addr del 127.0.0.2/$_pfx dev lo 2>/dev/null; done
   local t2; t2=$(lab_up)
   udevadm settle --timeout=10
   rmmod scsi_debug 2>/dev/null
