@@ -45,9 +45,9 @@ udevadm trigger --action=add >/dev/null 2>&1
 udevadm settle --timeout=30
 echo "LAB: udev settled at $(up)s, kernel $(uname -r)"
 
-# The Swift products, scenarios and tools run from a tmpfs copy: 16 processes paging one
-# binary in over 9p at once (cache=none) stalled the guest for good (agent scenario,
-# 16 parallel attaches). Only out/ stays on the share.
+# The Swift products, scenarios and tools run from a tmpfs copy, so that processes that
+# start many times (pathctl, 16 at once in the agent scenario) page their binary in from
+# RAM rather than over 9p (cache=none). Only out/ stays on the share.
 mkdir -p /run/lab
 cp -r /lab/bin /lab/scenarios /run/lab/ 2>/dev/null
 [ -d /lab/tools ] && cp -r /lab/tools /run/lab/
