@@ -102,6 +102,23 @@ private func disk(_ hctl: String, _ name: String?, _ wwn: WWN?) throws -> SCSIDe
     #expect(plan.kept.count == 1 && plan.kept[0].contains("session 1"))
 }
 
+@Test func sessionsLeftIdleAfterParallelDetachesAreLoggedOutByTheLast() throws {
+    // two LUNs detached at once: each plan saw the other's disks and kept both sessions;
+    // once both deleted their disks, the one that checks last finds the sessions idle
+    let sessions = [try session(1, "10.0.1.11:3260", host: 3), try session(2, "10.0.1.12:3260", host: 4),
+                    try session(3, "10.0.9.99:3260", host: 5)]  // not one of the volume's portals
+    #expect(ISCSIPlanner.idleSessions(try spec(), sessions: sessions, devices: [], busySessions: []).map(\.sessionID) == [1, 2])
+    // a disk of another LUN still on session 1's host keeps it; session 3 is never the volume's
+    let left = [try disk("3:0:0:2", "sdd", otherWWN), try disk("5:0:0:1", "sde", otherWWN)]
+    #expect(ISCSIPlanner.idleSessions(try spec(), sessions: sessions, devices: left, busySessions: []).map(\.sessionID) == [2])
+    // an attach in flight on session 2's target keeps it; a recovering session is left alone
+    #expect(ISCSIPlanner.idleSessions(try spec(), sessions: sessions, devices: [], busySessions: [2]).map(\.sessionID) == [1])
+    let recovering = [try session(1, "10.0.1.11:3260", host: 3, state: .failed), try session(2, "10.0.1.12:3260", host: 4)]
+    #expect(ISCSIPlanner.idleSessions(try spec(), sessions: recovering, devices: [], busySessions: []).map(\.sessionID) == [2])
+    #expect(ISCSIPlanner.idleSessions(try spec(), sessions: recovering, devices: [], busySessions: [], includeRecovering: true)
+        .map(\.sessionID) == [1, 2])
+}
+
 @Test func detachRefusesWWNMismatchUnlessSkipped() throws {
     let sessions = [try session(1, "10.0.1.11:3260", host: 3), try session(2, "10.0.1.12:3260", host: 4)]
     // LUN 1 on host 4 now shows another volume (the array re-used the LUN number)

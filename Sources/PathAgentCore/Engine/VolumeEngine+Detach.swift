@@ -22,8 +22,12 @@ extension VolumeEngine {
             let plan: DetachPlan
             switch spec {
             case .iscsi(let s):
-                plan = try ISCSIPlanner.detach(s, volumeWWN: wwn, sessions: topo.sessionInfos, devices: topo.deviceInfos,
-                                               maps: topo.mapInfos, options: options)
+                // every logout happens after the deletes, in `logOutIdleSessions`, under the portal locks
+                var p = try ISCSIPlanner.detach(s, volumeWWN: wwn, sessions: topo.sessionInfos, devices: topo.deviceInfos,
+                                                maps: topo.mapInfos, busySessions: inFlight.busy(topo.sessionInfos), options: options)
+                p.steps.removeAll { if case .logout = $0 { return true } else { return false } }
+                p.kept.removeAll { $0.hasPrefix("session ") }
+                plan = p
             case .fc(let s):
                 plan = try FCPlanner.detach(s, volumeWWN: wwn, hosts: topo.fcHostInfos, remotePorts: topo.remotePortInfos,
                                             devices: topo.deviceInfos, maps: topo.mapInfos, options: options)
@@ -38,8 +42,9 @@ extension VolumeEngine {
             }
             let removed = done.removed
             let removedMap = done.removedMap
-            let loggedOut = done.loggedOut
-            let ignored = done.ignored
+            var loggedOut = done.loggedOut
+            var ignored = done.ignored
+            var kept = plan.kept
             timer.mark("steps")
             // the kernel removes devices asynchronously: wait until they are gone
             let gone = Set(plan.devicesToDelete)
@@ -49,12 +54,61 @@ extension VolumeEngine {
                 return gone.contains { sysfs.link("bus/scsi/devices/\($0)") != nil } ? nil : true
             }
             timer.mark("wait_removed")
+            if case .iscsi(let s) = spec {
+                let r = try await logOutIdleSessions(s, intent: intent, force: request.force, ignoreErrors: request.ignoreErrors, wwn: wwn)
+                loggedOut += r.loggedOut
+                kept += r.kept
+                ignored += r.ignored
+                timer.mark("logout")
+            }
             try intent?.finish()
             logger.info("volume detached", metadata: [
                 "volume.wwn": "\(wwn)", "volume.removed": "\(removed.joined(separator: ","))", "volume.ms": "\(timer.totalMillis)",
             ])
             return DisconnectVolumeResponse(removedDevices: removed, removedMap: removedMap, loggedOutSessions: loggedOut,
-                                            kept: plan.kept, ignoredErrors: ignored, timings: timer.timings)
+                                            kept: kept, ignoredErrors: ignored, timings: timer.timings)
+        }
+    }
+
+    /// Logs out the volume's sessions that nothing uses any more, deciding under the
+    /// portal locks (the locks attaches log in under) from the kernel's state after this
+    /// detach's deletes: of several detaches of a target's last LUNs running at once, the
+    /// last to get here logs the sessions out. A session an attach in flight will reuse
+    /// is kept.
+    func logOutIdleSessions(_ spec: ISCSIConnectionSpec, intent: IntentHandle?, force: Bool, ignoreErrors: Bool, wwn: WWN) async throws
+        -> (loggedOut: [Int], kept: [String], ignored: [APIErrorBody])
+    {
+        let portals = Array(Set(spec.paths.map { "portal:\($0.portal.argument)" }))
+        return try await locks.withLock(keys: portals) { [self] in
+            try await Blocking.run { [self] in
+                let topo = topology()
+                let busy = inFlight.busy(topo.sessionInfos)
+                let idle = ISCSIPlanner.idleSessions(spec, sessions: topo.sessionInfos, devices: topo.deviceInfos, busySessions: busy,
+                                                     includeRecovering: force)
+                var out: (loggedOut: [Int], kept: [String], ignored: [APIErrorBody]) = ([], [], [])
+                for s in topo.sessionInfos where spec.paths.contains(where: { s.matches(portal: $0.portal, iqn: $0.iqn) }) && !idle.contains(s) {
+                    let why = busy.contains(s.sessionID) ? "an attach in flight uses its target"
+                        : s.state != .loggedIn ? "not logged in (recovering); not logging out during an outage"
+                        : s.hostNumber == nil ? "its SCSI host is not known"
+                        : "still used by other LUN device(s)"
+                    out.kept.append("session \(s.sessionID) (\(s.portal) \(s.targetIQN)): \(why)")
+                }
+                for s in idle {
+                    do {
+                        let body = { [admin] in
+                            try admin.logout(portal: s.portal, iqn: s.targetIQN)
+                            try admin.deleteNode(portal: s.portal, iqn: s.targetIQN)
+                        }
+                        if let intent { try intent.step(.loggedOut(sessionID: s.sessionID), body) } else { try body() }
+                        out.loggedOut.append(s.sessionID)
+                    } catch {
+                        guard ignoreErrors || force else { throw error }
+                        logger.warning("logout failed, continuing", metadata: ["volume.wwn": "\(wwn)", "iscsi.sid": "\(s.sessionID)", "error": "\(error)"])
+                        out.ignored.append(APIErrorBody(code: .hostError, message: "logout of session \(s.sessionID): \(error)"))
+                    }
+                }
+                return out
+            }
         }
     }
 

@@ -43,6 +43,8 @@ public final class VolumeEngine: Sendable {
     let logger: Logger
     /// Crash-safe intent journal; nil runs without one (lab probes, plan-only tools).
     let journal: IntentJournalStore?
+    /// Targets that attaches in flight will use (a detach keeps their sessions).
+    let inFlight = InFlightTargets()
 
     public init(settings: EngineSettings, admin: any ISCSIAdmin = OpenISCSIAdmin(), dm: any DeviceMapperControl = LibDeviceMapper(),
                 locks: KeyedLocks = KeyedLocks(), journal: IntentJournalStore? = nil, logger: Logger = Logger(label: "pathagent.engine")) {
@@ -94,6 +96,8 @@ public final class VolumeEngine: Sendable {
     func connectISCSI(_ spec: ISCSIConnectionSpec, properties: JSONValue) async throws -> ConnectVolumeResponse {
         let key = volumeKey(spec.wwn, fallback: spec.paths.map { "\($0.iqn)/\($0.scsiLUN)" }.sorted().joined(separator: ","))
         return try await locks.withLock(keys: [key]) { [self] in
+            let held = inFlight.hold(spec)
+            defer { inFlight.release(held) }
             var timer = StepTimer()
             let waiter = DeviceWaiter()
             let before = topology()

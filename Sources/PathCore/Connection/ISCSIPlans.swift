@@ -189,6 +189,20 @@ extension ISCSIPlanner {
         locate(spec, sessions: sessions, devices: devices).devices
     }
 
+    /// The volume's sessions to log out once its disks are gone: logged in, no disk left on
+    /// the session's SCSI host, and not wanted by an attach in flight (`busySessions`);
+    /// a recovering session only with `includeRecovering` (a forced detach).
+    /// Detaches decide this again after their deletes, under the portal lock: when the
+    /// last LUNs of a target are detached in parallel, each plan still sees the others'
+    /// disks and keeps the session, and the last to finish must log it out.
+    public static func idleSessions(_ spec: ISCSIConnectionSpec, sessions: [ISCSISessionInfo], devices: [SCSIDeviceInfo],
+                                        busySessions: Set<Int>, includeRecovering: Bool = false) -> [ISCSISessionInfo] {
+        locate(spec, sessions: sessions, devices: devices).sessions.filter { s in
+            guard let h = s.hostNumber, s.state == .loggedIn || includeRecovering, !busySessions.contains(s.sessionID) else { return false }
+            return !devices.contains { $0.hctl.host == h }
+        }
+    }
+
     static func locate(_ spec: ISCSIConnectionSpec, sessions: [ISCSISessionInfo], devices: [SCSIDeviceInfo])
         -> (sessions: [ISCSISessionInfo], devices: [SCSIDeviceInfo])
     {
