@@ -101,9 +101,11 @@ public actor PathMonitor {
     }
 
     /// Re-reads which maps exist (call after an attach or detach; also done every poll).
+    /// Reads only the dm devices and their slaves, not every SCSI path of the host: an
+    /// idle agent on a host with 1024 paths spent 14% of a CPU rescanning them every poll.
     public func refresh() {
-        let topo = Inventory.scan(roots: roots)
-        let managed = topo.maps.filter { $0.uuid.hasPrefix("mpath-") }
+        let sysfs = DiskSysfs(root: roots.sys)
+        let managed = TopologyScanner(sysfs: sysfs).scanMaps().filter { $0.uuid.hasPrefix("mpath-") }
         let names = Set(managed.map(\.name))
         for gone in maps.keys where !names.contains(gone) {
             maps[gone] = nil
@@ -111,7 +113,10 @@ public actor PathMonitor {
             checkers = checkers.filter { !$0.key.hasPrefix(gone + "/") }
         }
         for m in managed {
-            let sdByDev = Dictionary(topo.allPaths.compactMap { p in p.devNumber.map { ($0, p.device) } }, uniquingKeysWith: { a, _ in a })
+            var sdByDev: [String: String?] = [:]
+            for slave in m.slaves {
+                if let dev = sysfs.attribute("class/block/\(slave)/dev") { sdByDev[dev] = slave }
+            }
             updateFromStatus(m.name, device: m.device, names: sdByDev, cause: "status")
             if waiters[m.name] == nil { startEventWaiter(m.name) }
         }
