@@ -30,6 +30,7 @@ INV_LUNS=${BENCH_INV_LUNS:-512}
 INV_UDEV_LUNS=${BENCH_INV_UDEV_LUNS:-16}
 UNMAP_GB=${BENCH_UNMAP_GB:-4}
 OSB="python3 $LAB/tools/osbrick_bench.py"
+PAPI="python3 $LAB/tools/pathagent_api_bench.py"
 RES=$LAB_OUT/bench.jsonl
 W=/tmp/bench; mkdir -p $W
 : >"$RES"
@@ -200,6 +201,16 @@ rec attach_fresh pathagent attach s "${a[*]}" "$([ ${#a[@]} = $REPEAT ] && echo 
 rec detach_last pathagent detach s "${d[*]}" "$([ ${#d[@]} = $REPEAT ] && echo ok || echo failed)" "$PA_TOOL; last volume: logs out both sessions"
 rec attach_fresh "pathagent (engine steps)" attach s "${as[*]}" "$([ ${#as[@]} = $REPEAT ] && echo ok || echo failed)" "sum of the engine's step timings, without process start-up"
 rec detach_last "pathagent (engine steps)" detach s "${ds[*]}" "$([ ${#ds[@]} = $REPEAT ] && echo ok || echo failed)" "sum of the engine's step timings"
+# the daemon's API from one long-lived client process (as a compute service would call it)
+if agent_start; then
+  [ "$(sessions)" = 0 ] || logout_all
+  $PAPI cycle $W/ob1.json $REPEAT >$W/papi1.jsonl 2>>$W/papi.err; cat $W/papi1.jsonl
+  va=$(osb_vals $W/papi1.jsonl connect) vd=$(osb_vals $W/papi1.jsonl disconnect) e=$(osb_errs $W/papi1.jsonl)
+  rec attach_fresh "pathagent (API)" attach s "$va" "$([ -z "$e" ] && [ $(wc -w <<<"$va") = $REPEAT ] && echo ok || echo failed)" "POST /v1/volumes/connect from one Python process${e:+; $e}"
+  rec detach_last "pathagent (API)" detach s "$vd" "$([ -z "$e" ] && [ $(wc -w <<<"$vd") = $REPEAT ] && echo ok || echo failed)" "POST /v1/volumes/disconnect"
+else
+  rec attach_fresh "pathagent (API)" attach s "" failed "pathagent did not start: $(tail -2 $W/agent.log)"
+fi
 agent_stop
 if [ $PY_OK = 1 ] && mpd_start; then
   [ "$(sessions)" = 0 ] || logout_all
@@ -230,6 +241,15 @@ rec attach_second pathagent attach s "${a[*]}" "$([ ${#a[@]} = $REPEAT ] && echo
 rec detach_kept pathagent detach s "${d[*]}" "$([ ${#d[@]} = $REPEAT ] && echo ok || echo failed)" "sessions stay (another LUN uses them)"
 rec attach_second "pathagent (engine steps)" attach s "${as[*]}" "$([ ${#as[@]} = $REPEAT ] && echo ok || echo failed)" "sum of the engine's step timings"
 rec detach_kept "pathagent (engine steps)" detach s "${ds[*]}" "$([ ${#ds[@]} = $REPEAT ] && echo ok || echo failed)" "sum of the engine's step timings"
+if agent_start; then
+  logout_all
+  $PAPI second $W/ob1.json $W/ob2.json $REPEAT >$W/papi2.jsonl 2>>$W/papi.err; cat $W/papi2.jsonl
+  va=$(osb_vals $W/papi2.jsonl connect) vd=$(osb_vals $W/papi2.jsonl disconnect) e=$(osb_errs $W/papi2.jsonl)
+  rec attach_second "pathagent (API)" attach s "$va" "$([ -z "$e" ] && [ $(wc -w <<<"$va") = $REPEAT ] && echo ok || echo failed)" "POST /v1/volumes/connect from one Python process${e:+; $e}"
+  rec detach_kept "pathagent (API)" detach s "$vd" "$([ -z "$e" ] && [ $(wc -w <<<"$vd") = $REPEAT ] && echo ok || echo failed)" "POST /v1/volumes/disconnect"
+else
+  rec attach_second "pathagent (API)" attach s "" failed "pathagent did not start"
+fi
 agent_stop
 logout_all
 if [ $PY_OK = 1 ] && mpd_start; then
