@@ -59,6 +59,14 @@ public final class VolumeEngine: Sendable {
 
     func topology() -> Topology { Inventory.scan(roots: settings.roots, options: .init(queueSettings: false)) }
 
+    /// Whether a session to (portal, iqn) is logged in now (reads the iSCSI sessions only).
+    func loggedIn(portal: ISCSIPortal, iqn: String) -> Bool {
+        TopologyScanner(sysfs: DiskSysfs(root: settings.roots.sys)).scanSessions().contains { s in
+            guard s.target == iqn, ISCSISessionInfo.State(sysfs: s.state) == .loggedIn else { return false }
+            return s.portals.contains { (try? ISCSIPortal($0))?.sameEndpoint(as: portal) == true }
+        }
+    }
+
     /// Reads only the SCSI devices at (host, *, *, lun) for each wanted pair: one
     /// directory listing plus the few devices' attributes. Waits re-check on every kernel
     /// event, so they must not rescan the whole host (16 parallel attaches would otherwise
@@ -162,6 +170,10 @@ public final class VolumeEngine: Sendable {
                     group.addTask { [self] in
                         do {
                             try await locks.withLock(keys: ["portal:\(login.portal.argument)"]) {
+                                // an attach that held the lock before us may have logged in to this
+                                // portal already (parallel attaches of a new target): reuse its session
+                                // instead of another round of iscsiadm node updates and logins
+                                if loggedIn(portal: login.portal, iqn: login.iqn) { return }
                                 try intent?.step(.loggedIn(portal: login.portal, iqn: login.iqn, sessionID: nil, created: true)) {}
                                 try await Blocking.run { [admin] in
                                     try admin.prepareNode(login)
