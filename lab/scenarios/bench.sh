@@ -19,7 +19,8 @@
 #   BENCH_INV_TGTS, BENCH_INV_LUNS  scsi_debug targets x LUNs for the inventory (2 x 512)
 #   BENCH_INV_UDEV_LUNS  LUNs per target (2 targets) of the smaller set udev initializes, so
 #                   that multipathd lists them (16)
-#   BENCH_UNMAP_GB  size of the scsi_debug disk that is unmapped (4)
+#   BENCH_UNMAP_GB  size of the scsi_debug disk that is unmapped (16: at 4 GiB blkdiscard is
+#                   done in ~0.45 s and a process's start-up weighs as much as the UNMAPs)
 . "$(dirname "$0")/lib.sh"
 [ -f $LAB_OUT/bench.env ] && . $LAB_OUT/bench.env
 PA_TOOL=${BENCH_PA_TOOL:-pathctl}
@@ -28,7 +29,7 @@ CONC=${BENCH_CONC:-16}
 INV_TGTS=${BENCH_INV_TGTS:-2}
 INV_LUNS=${BENCH_INV_LUNS:-512}
 INV_UDEV_LUNS=${BENCH_INV_UDEV_LUNS:-16}
-UNMAP_GB=${BENCH_UNMAP_GB:-4}
+UNMAP_GB=${BENCH_UNMAP_GB:-16}
 OSB="python3 $LAB/tools/osbrick_bench.py"
 PAPI="python3 $LAB/tools/pathagent_api_bench.py"
 RES=$LAB_OUT/bench.jsonl
@@ -414,12 +415,14 @@ if lab_scsi_debug dev_size_mb=64 virtual_gb=$UNMAP_GB max_luns=1 num_tgts=1 unma
   rec "unmap_${UNMAP_GB}g" sg_unmap throughput MiB/s "${sv[*]}" "$([ -z "$e" ] && echo ok || echo failed)" "16 descriptors x 32 MiB per command, one process per command${e:+; $e}"
   # (an unknown subcommand's --help prints the top-level help and exits 0)
   if "$PA_BIN/pathctl" unmap --help 2>&1 | grep -q 'USAGE: pathctl unmap'; then
-    e=
+    e= cv=()
     for i in $(seq $REPEAT); do
       t0=$(tnow); "$PA_BIN/pathctl" unmap --yes --json --all $UD >$W/unmap$i.json 2>$W/unmap$i.err || e="pathctl unmap failed: $(tail -1 $W/unmap$i.err)"
-      t1=$(tnow); pv+=("$(mibps "$(dt "$t0" "$t1")")"); cat $W/unmap$i.json
+      t1=$(tnow); pv+=("$(mibps "$(dt "$t0" "$t1")")"); tail -1 $W/unmap$i.json
+      cv+=("$(jq -r 'select(.event == "result") | .result.bytesPerSecond / 1048576 * 10 | floor / 10' $W/unmap$i.json 2>/dev/null)")
     done
-    rec "unmap_${UNMAP_GB}g" pathagent throughput MiB/s "${pv[*]}" "$([ -z "$e" ] && echo ok || echo failed)" "pathctl unmap --all${e:+; $e}"
+    rec "unmap_${UNMAP_GB}g" pathagent throughput MiB/s "${pv[*]}" "$([ -z "$e" ] && echo ok || echo failed)" "pathctl unmap --all, process wall time${e:+; $e}"
+    rec "unmap_${UNMAP_GB}g" "pathagent (commands)" throughput MiB/s "${cv[*]}" "$([ -z "$e" ] && [ ${#cv[@]} = $REPEAT ] && echo ok || echo failed)" "the runner's own rate (result.bytesPerSecond), without process start-up"
   else
     rec "unmap_${UNMAP_GB}g" pathagent throughput MiB/s "" "not run" "pathctl unmap missing in this build"
   fi
