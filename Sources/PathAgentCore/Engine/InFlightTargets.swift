@@ -25,10 +25,14 @@ final class InFlightTargets: Sendable {
         }
     }
 
-    /// Sessions among `sessions` whose target an attach in flight holds.
-    func busy(_ sessions: [ISCSISessionInfo]) -> Set<Int> {
+    /// Sessions among `sessions` whose target an attach in flight holds; `excluding` is the
+    /// caller's own hold (an attach rolling itself back).
+    func busy(_ sessions: [ISCSISessionInfo], excluding own: [String] = []) -> Set<Int> {
         counts.withLock { c in
-            Set(sessions.filter { c[Self.key(portal: $0.portal, iqn: $0.targetIQN)] != nil }.map(\.sessionID))
+            Set(sessions.filter { s in
+                let k = Self.key(portal: s.portal, iqn: s.targetIQN)
+                return (c[k] ?? 0) - (own.contains(k) ? 1 : 0) > 0
+            }.map(\.sessionID))
         }
     }
 }

@@ -123,7 +123,7 @@ public final class VolumeEngine: Sendable {
                 try intent?.finish()
                 return r
             } catch {
-                if let intent { await rollBack(intent) }
+                if let intent { await rollBack(intent, ownTargets: held) }
                 throw error
             }
         }
@@ -139,14 +139,17 @@ public final class VolumeEngine: Sendable {
     }
 
     /// Undoes what a failed attach created (journaled steps only), then closes its intent.
-    func rollBack(_ intent: IntentHandle) async {
+    /// A session it logged in to is kept when another attach in flight will reuse it.
+    func rollBack(_ intent: IntentHandle, ownTargets: [String] = []) async {
         do {
             guard let journal, let record = try journal.unfinished().first(where: { $0.id == intent.id }) else { return }
             let topo = topology()
             let plan = IntentReconciler.plan(
                 unfinished: [record], kernel: KernelSnapshot(sessions: topo.sessionInfos, devices: topo.deviceInfos, maps: topo.mapInfos))
+            let busy = inFlight.busy(topo.sessionInfos, excluding: ownTargets)
             for r in plan {
-                _ = try await Blocking.run { [self] in try execute(r.steps, force: true, ignoreErrors: true, intent: nil, wwn: record.volumeWWN) }
+                let steps = r.steps.filter { if case .logout(let sid, _, _) = $0 { return !busy.contains(sid) } else { return true } }
+                _ = try await Blocking.run { [self] in try execute(steps, force: true, ignoreErrors: true, intent: nil, wwn: record.volumeWWN) }
             }
             try intent.finish()
             logger.info("failed attach rolled back", metadata: ["volume.wwn": "\(record.volumeWWN)", "intent.id": "\(intent.id)"])
