@@ -136,6 +136,14 @@ mpd_stop() {
 osb() { $OSB "$@" 2>>$W/osb.err; }
 osb_vals() { jq -r --arg op "$2" 'select(.op==$op and .ok) | .seconds' "$1" | paste -sd' ' -; }
 osb_errs() { jq -r 'select(.ok==false) | .error' "$1" | head -3 | paste -sd'|' -; }
+# rec_pair ATTACH_SCEN DETACH_SCEN TOOL FILE.jsonl CONNECT_NOTE DISCONNECT_NOTE: the attach and
+# detach rows from a client's JSON lines (osbrick_bench.py, pathagent_api_bench.py)
+rec_pair() {
+  local va vd e
+  va=$(osb_vals "$4" connect) vd=$(osb_vals "$4" disconnect) e=$(osb_errs "$4")
+  rec "$1" "$3" attach s "$va" "$([ -z "$e" ] && [ $(wc -w <<<"$va") = $REPEAT ] && echo ok || echo failed)" "$5${e:+; $e}"
+  rec "$2" "$3" detach s "$vd" "$([ -z "$e" ] && [ $(wc -w <<<"$vd") = $REPEAT ] && echo ok || echo failed)" "$6"
+}
 
 # ==================================================================== setup
 step setup
@@ -206,9 +214,7 @@ rec detach_last "pathagent (engine steps)" detach s "${ds[*]}" "$([ ${#ds[@]} = 
 if agent_start; then
   [ "$(sessions)" = 0 ] || logout_all
   $PAPI cycle $W/ob1.json $REPEAT >$W/papi1.jsonl 2>>$W/papi.err; cat $W/papi1.jsonl
-  va=$(osb_vals $W/papi1.jsonl connect) vd=$(osb_vals $W/papi1.jsonl disconnect) e=$(osb_errs $W/papi1.jsonl)
-  rec attach_fresh "pathagent (API)" attach s "$va" "$([ -z "$e" ] && [ $(wc -w <<<"$va") = $REPEAT ] && echo ok || echo failed)" "POST /v1/volumes/connect from one Python process${e:+; $e}"
-  rec detach_last "pathagent (API)" detach s "$vd" "$([ -z "$e" ] && [ $(wc -w <<<"$vd") = $REPEAT ] && echo ok || echo failed)" "POST /v1/volumes/disconnect"
+  rec_pair attach_fresh detach_last "pathagent (API)" $W/papi1.jsonl "POST /v1/volumes/connect from one Python process" "POST /v1/volumes/disconnect"
 else
   rec attach_fresh "pathagent (API)" attach s "" failed "pathagent did not start: $(tail -2 $W/agent.log)"
 fi
@@ -216,9 +222,7 @@ agent_stop
 if [ $PY_OK = 1 ] && mpd_start; then
   [ "$(sessions)" = 0 ] || logout_all
   osb cycle $W/ob1.json $REPEAT >$W/osb1.jsonl; cat $W/osb1.jsonl
-  va=$(osb_vals $W/osb1.jsonl connect) vd=$(osb_vals $W/osb1.jsonl disconnect) e=$(osb_errs $W/osb1.jsonl)
-  rec attach_fresh os-brick attach s "$va" "$([ -z "$e" ] && [ $(wc -w <<<"$va") = $REPEAT ] && echo ok || echo failed)" "connect_volume in-process${e:+; $e}"
-  rec detach_last os-brick detach s "$vd" "$([ -z "$e" ] && [ $(wc -w <<<"$vd") = $REPEAT ] && echo ok || echo failed)" "disconnect_volume in-process"
+  rec_pair attach_fresh detach_last os-brick $W/osb1.jsonl "connect_volume in-process" "disconnect_volume in-process"
   mpd_stop
 else
   rec attach_fresh os-brick attach s "" "not run" "os-brick or multipathd unavailable"
@@ -245,9 +249,7 @@ rec detach_kept "pathagent (engine steps)" detach s "${ds[*]}" "$([ ${#ds[@]} = 
 if agent_start; then
   logout_all
   $PAPI second $W/ob1.json $W/ob2.json $REPEAT >$W/papi2.jsonl 2>>$W/papi.err; cat $W/papi2.jsonl
-  va=$(osb_vals $W/papi2.jsonl connect) vd=$(osb_vals $W/papi2.jsonl disconnect) e=$(osb_errs $W/papi2.jsonl)
-  rec attach_second "pathagent (API)" attach s "$va" "$([ -z "$e" ] && [ $(wc -w <<<"$va") = $REPEAT ] && echo ok || echo failed)" "POST /v1/volumes/connect from one Python process${e:+; $e}"
-  rec detach_kept "pathagent (API)" detach s "$vd" "$([ -z "$e" ] && [ $(wc -w <<<"$vd") = $REPEAT ] && echo ok || echo failed)" "POST /v1/volumes/disconnect"
+  rec_pair attach_second detach_kept "pathagent (API)" $W/papi2.jsonl "POST /v1/volumes/connect from one Python process" "POST /v1/volumes/disconnect"
 else
   rec attach_second "pathagent (API)" attach s "" failed "pathagent did not start"
 fi
@@ -255,9 +257,7 @@ agent_stop
 logout_all
 if [ $PY_OK = 1 ] && mpd_start; then
   osb second $W/ob1.json $W/ob2.json $REPEAT >$W/osb2.jsonl; cat $W/osb2.jsonl
-  va=$(osb_vals $W/osb2.jsonl connect) vd=$(osb_vals $W/osb2.jsonl disconnect) e=$(osb_errs $W/osb2.jsonl)
-  rec attach_second os-brick attach s "$va" "$([ -z "$e" ] && [ $(wc -w <<<"$va") = $REPEAT ] && echo ok || echo failed)" "connect_volume in-process${e:+; $e}"
-  rec detach_kept os-brick detach s "$vd" "$([ -z "$e" ] && [ $(wc -w <<<"$vd") = $REPEAT ] && echo ok || echo failed)" "disconnect_volume in-process"
+  rec_pair attach_second detach_kept os-brick $W/osb2.jsonl "connect_volume in-process" "disconnect_volume in-process"
   mpd_stop
 else
   rec attach_second os-brick attach s "" "not run" "os-brick or multipathd unavailable"
@@ -305,6 +305,16 @@ logout_all; dmsetup remove_all --force >/dev/null 2>&1
 step path_failure
 # dm_state WWN MAJ:MIN -> A or F (the path's state in `dmsetup status`)
 dm_state() { dmsetup status "$1" 2>/dev/null | awk -v p="$2" '{for(i=1;i<NF;i++) if($i==p){print $(i+1); exit}}'; }
+# offline_until_failed: set $SD offline (no I/O) and print the seconds until map $MAP shows
+# the path F; fails after 60 s
+offline_until_failed() {
+  local t0; t0=$(tnow); echo offline >/sys/block/$SD/device/state
+  while [ "$(dm_state $MAP $MM)" != F ]; do
+    [ "$(dt "$t0" "$(tnow)" | cut -d. -f1)" -ge 60 ] && return 1
+    sleep 0.05
+  done
+  dt "$t0" "$(tnow)"
+}
 pf_setup_ok=0
 agent_start || echo "pathagent did not start: $(tail -3 $W/agent.log)"
 if pa_connect 1 >/dev/null; then
@@ -321,12 +331,7 @@ pa_monitors() { "$PA_BIN/pathctl" maps --json 2>/dev/null | jq -e --arg m "$MAP"
 if [ $pf_setup_ok = 1 ] && agent_start && wait_wall 30 pa_monitors; then
   for i in $(seq $REPEAT); do
     sleep 2
-    t0=$(tnow); echo offline >/sys/block/$SD/device/state
-    while [ "$(dm_state $MAP $MM)" != F ]; do
-      [ "$(dt "$t0" "$(tnow)" | cut -d. -f1)" -ge 60 ] && { perr="not failed after 60 s"; break; }
-      sleep 0.05
-    done
-    t1=$(tnow); [ -z "$perr" ] && pv+=("$(dt "$t0" "$t1")")
+    if v=$(offline_until_failed); then pv+=("$v"); else perr="not failed after 60 s"; fi
     echo running >/sys/block/$SD/device/state
     wait_wall 30 eval "[ \"\$(dm_state $MAP $MM)\" = A ]" || perr="${perr:+$perr; }not reinstated by the checker within 30 s"
     [ -n "$perr" ] && break
@@ -345,12 +350,7 @@ if [ $pf_setup_ok = 1 ] && mpd_start && wait_wall 30 eval "timeout 10 multipathd
   multipathd show maps; multipathd show paths
   for i in $(seq $REPEAT); do
     sleep 2
-    t0=$(tnow); echo offline >/sys/block/$SD/device/state
-    while [ "$(dm_state $MAP $MM)" != F ]; do
-      [ "$(dt "$t0" "$(tnow)" | cut -d. -f1)" -ge 60 ] && { merr="not failed after 60 s"; break; }
-      sleep 0.05
-    done
-    t1=$(tnow); [ -z "$merr" ] && mv+=("$(dt "$t0" "$t1")")
+    if v=$(offline_until_failed); then mv+=("$v"); else merr="not failed after 60 s"; fi
     echo running >/sys/block/$SD/device/state
     multipathd reinstate path $SD >/dev/null 2>&1
     wait_wall 30 eval "[ \"\$(dm_state $MAP $MM)\" = A ]" || merr="path not reinstated"
