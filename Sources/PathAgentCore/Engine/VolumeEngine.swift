@@ -106,6 +106,11 @@ public final class VolumeEngine: Sendable {
         return try await locks.withLock(keys: [key]) { [self] in
             let held = inFlight.hold(spec)
             defer { inFlight.release(held) }
+            // A detach that found these targets' sessions idle before this hold existed logs
+            // them out while holding their portal locks: passing through those locks once
+            // makes the state read below come after any such logout (a detach that checks
+            // later sees the hold and keeps the sessions).
+            try await locks.withLock(keys: Array(Set(spec.paths.map { "portal:\($0.portal.argument)" }))) {}
             var timer = StepTimer()
             let waiter = DeviceWaiter()
             let before = topology()
