@@ -49,16 +49,8 @@ public actor PureBackend {
     public static func connectionInfo(cinderConf text: String, backend name: String, volume: String,
                                       connector: HostConnector, chap: ChapCredentials? = nil,
                                       logger: Logger = Logger(label: "pathagent.flasharray")) async throws -> ConnectionInfo {
-        let cfg = try CinderConf(text: text).backend(name)
-        let b = try PureBackend(config: cfg, logger: logger)
-        do {
-            let info = try await b.connect(volume: volume, connector: connector, chap: chap)
-            await b.shutdown()
-            return info
-        } catch {
-            await b.shutdown()
-            throw error
-        }
+        try await connectionInfo(config: try CinderConf(text: text).backend(name), volume: volume, connector: connector,
+                                 chap: chap, logger: logger)
     }
 
     // MARK: hosts

@@ -41,18 +41,7 @@ import Testing
     @Test func attachWithoutDaemonUndoesTheArrayConnectionAndHidesSecrets() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.pathctl), "build pathctl first (swift build --build-tests)")
         try await withSimulator { sim in
-            let conf = """
-                [DEFAULT]
-                enabled_backends = pure-1
-                [pure-1]
-                volume_driver = cinder.volume.drivers.pure.PureISCSIDriver
-                san_ip = \(sim.address)
-                pure_api_token = \(sim.token)
-                driver_ssl_cert_verify = True
-                driver_ssl_cert_path = \(sim.pki.caPEM)
-                use_multipath_for_image_xfer = True
-                use_chap_auth = True
-                """
+            let conf = sim.cinderConf(extra: "use_chap_auth = True")
             let initiator = "iqn.2026-11.net.example:pathctl-attach"
             let d = try Self.host(conf: conf, initiator: initiator)
             defer { try? FileManager.default.removeItem(atPath: d) }

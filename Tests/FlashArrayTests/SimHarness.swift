@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 @testable import FlashArray
 
 /// Test PKI made at test time with the openssl CLI (no private key is committed).
@@ -97,6 +98,24 @@ final class Simulator: @unchecked Sendable {
 
     var address: String { "127.0.0.1:\(port)" }
 
+    /// A cinder.conf with one Pure iSCSI backend stanza pointing at this simulator (TLS
+    /// verified with the simulator's CA unless `caPath` names another); `extra` lines end it.
+    func cinderConf(backend: String = "pure-1", extra: String = "", caPath: String? = nil) -> String {
+        """
+        [DEFAULT]
+        enabled_backends = \(backend)
+
+        [\(backend)]
+        volume_driver = cinder.volume.drivers.pure.PureISCSIDriver
+        san_ip = \(address)
+        pure_api_token = \(token)
+        driver_ssl_cert_verify = True
+        driver_ssl_cert_path = \(caPath ?? pki.caPEM)
+        use_multipath_for_image_xfer = True
+        \(extra)
+        """
+    }
+
     func endpoint(tls: TLSVerification? = nil, token: String? = nil, retries: Int = 3, connectTimeout: Duration = .seconds(5)) -> FlashArrayEndpoint {
         FlashArrayEndpoint(address: address, apiToken: Secret(token ?? self.token), tls: tls ?? .verify(caPath: pki.caPEM),
                            timeout: .seconds(10), connectTimeout: connectTimeout, maxRetries: retries, retryBackoff: .milliseconds(20))
@@ -131,4 +150,33 @@ func withSimulator<T>(extra: [String] = [], _ body: (Simulator) async throws -> 
     let sim = try Simulator(extra: extra)
     defer { sim.stop() }
     return try await body(sim)
+}
+
+/// Runs `body` with a private tgtd in the foreground on control port `control`, its first
+/// iSCSI portal `portals[0]` and the others added with tgtadm; stops it afterwards (tgtd
+/// ignores SIGTERM in the foreground: it is asked to exit, then killed if it does not).
+func withTgtd<T>(control: Int, portals: [String], _ body: () async throws -> T) async throws -> T {
+    let run = SimulatorTgtTierTests.run
+    let tgtd = Process()
+    tgtd.executableURL = URL(fileURLWithPath: "/usr/sbin/tgtd")
+    tgtd.arguments = ["-f", "-C", "\(control)", "--iscsi", "portal=\(portals[0])"]
+    tgtd.standardOutput = FileHandle.nullDevice; tgtd.standardError = FileHandle.nullDevice
+    try tgtd.run()
+    defer {
+        _ = try? run("/usr/sbin/tgtadm", ["-C", "\(control)", "--op", "delete", "--mode", "system"])
+        for _ in 0..<100 where tgtd.isRunning { usleep(20_000) }
+        if tgtd.isRunning { _ = try? run("/bin/kill", ["-9", "\(tgtd.processIdentifier)"]) }
+        tgtd.waitUntilExit()
+    }
+    var up = false
+    for _ in 0..<50 where !up {
+        up = (try run("/usr/sbin/tgtadm", ["-C", "\(control)", "--lld", "iscsi", "--op", "show", "--mode", "target"])).0 == 0
+        if !up { try await Task.sleep(for: .milliseconds(20)) }
+    }
+    try #require(up, "tgtd did not come up")
+    for p in portals.dropFirst() {
+        let (rc, out) = try run("/usr/sbin/tgtadm", ["-C", "\(control)", "--lld", "iscsi", "--op", "new", "--mode", "portal", "--param", "portal=\(p)"])
+        try #require(rc == 0, "portal \(p): \(out)")
+    }
+    return try await body()
 }

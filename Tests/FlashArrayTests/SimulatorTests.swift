@@ -9,20 +9,7 @@ import Testing
                                   systemUUID: "4c4c4544-0047-3510-8052-b4c04f565931")
 
     func conf(_ sim: Simulator, extra: String = "", caPath: String? = nil) -> String {
-        """
-        [DEFAULT]
-        enabled_backends = pure-1
-
-        [pure-1]
-        volume_driver = cinder.volume.drivers.pure.PureISCSIDriver
-        san_ip = \(sim.address)
-        pure_api_token = \(sim.token)
-        driver_ssl_cert_verify = True
-        driver_ssl_cert_path = \(caPath ?? sim.pki.caPEM)
-        use_multipath_for_image_xfer = True
-        pure_iscsi_cidr = 127.0.0.0/8
-        \(extra)
-        """
+        sim.cinderConf(extra: "pure_iscsi_cidr = 127.0.0.0/8\n" + extra, caPath: caPath)
     }
 
     @Test func tlsVerifiedWithCABundleAndCADirectory() async throws {

@@ -30,70 +30,44 @@ struct SimulatorTgtTierTests {
             try #require(FileManager.default.isExecutableFile(atPath: tool), "\(tool) is missing (apt-get install tgt libiscsi-bin)")
         }
         let control = Int.random(in: 20000...29999), iscsiPort = Int.random(in: 33000...33999)
-        let tgtd = Process()
-        tgtd.executableURL = URL(fileURLWithPath: "/usr/sbin/tgtd")
-        tgtd.arguments = ["-f", "-C", "\(control)", "--iscsi", "portal=127.0.0.1:\(iscsiPort)"]
-        tgtd.standardOutput = FileHandle.nullDevice; tgtd.standardError = FileHandle.nullDevice
-        try tgtd.run()
-        defer {
-            // tgtd ignores SIGTERM in the foreground: ask it to exit, then make sure
-            _ = try? Self.run("/usr/sbin/tgtadm", ["-C", "\(control)", "--op", "delete", "--mode", "system"])
-            for _ in 0..<100 where tgtd.isRunning { usleep(20_000) }
-            if tgtd.isRunning { _ = try? Self.run("/bin/kill", ["-9", "\(tgtd.processIdentifier)"]) }
-            tgtd.waitUntilExit()
-        }
-        var up = false
-        for _ in 0..<50 where !up {
-            up = (try Self.run("/usr/sbin/tgtadm", ["-C", "\(control)", "--lld", "iscsi", "--op", "show", "--mode", "target"])).0 == 0
-            if !up { try await Task.sleep(for: .milliseconds(20)) }
-        }
-        try #require(up, "tgtd did not come up")
-        let dir = NSTemporaryDirectory() + "fa-tgt-" + UUID().uuidString
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try await withSimulator(extra: ["--tgt", dir, "--tgt-control-port", "\(control)",
-                                        "--iscsi-port", "CT0.ETH4=127.0.0.1:\(iscsiPort)", "--iscsi-port", "CT1.ETH4=127.0.0.1:\(iscsiPort)"]) { sim in
-            let text = """
-                [DEFAULT]
-                enabled_backends = pure-1
-                [pure-1]
-                volume_driver = cinder.volume.drivers.pure.PureISCSIDriver
-                san_ip = \(sim.address)
-                pure_api_token = \(sim.token)
-                driver_ssl_cert_verify = True
-                driver_ssl_cert_path = \(sim.pki.caPEM)
-                use_multipath_for_image_xfer = True
-                """
-            let backend = try PureBackend(config: try CinderConf(text: text).backend("pure-1"))
-            let me = HostConnector(host: "tgt-tier", initiator: "iqn.2026-11.net.example:tgt-tier", systemUUID: UUID().uuidString)
-            try await backend.createVolume(name: "vol-d0", sizeGiB: 1)
-            let vol = try await backend.createVolume(name: "vol-d1", sizeGiB: 2)
-            let info = try await backend.connect(volume: "vol-d1", connector: me)
-            let lun = try #require(info.data.targetLUNs?.first)
-            let portal = try #require(info.data.targetPortals?.first), iqn = try #require(info.data.targetIQNs?.first)
-            let url = "iscsi://\(portal)/\(iqn)/\(lun)"
-            // the LUN is real: READ CAPACITY(16) gives the provisioned size, VPD 0x80 the volume serial
-            let (rc, cap) = try Self.run("/usr/bin/iscsi-readcapacity16", ["-i", me.initiator!, url])
-            #expect(rc == 0, "\(cap)")
-            let blocks = cap.split(separator: "\n").first { $0.contains("Total size:") }
-            #expect(blocks?.contains("\(2 << 30)") == true, "\(cap)")
-            let (rc2, inq) = try Self.run("/usr/bin/iscsi-inq", ["-i", me.initiator!, "-e", "1", "-c", "128", url])
-            #expect(rc2 == 0 && inq.contains(vol.serial!), "\(inq)")
-            // VPD 0x83 carries the NAA 6 designator 624a9370<serial>: the host sees the volume's WWN
-            let (rc5, id) = try Self.runData("/usr/bin/iscsi-inq", ["-i", me.initiator!, "-e", "1", "-c", "131", url])
-            let naa = try [UInt8](hex: String(info.data.wwn.dropFirst()))
-            // iscsi-inq prints a designator with %s, so only the bytes before the first NUL show
-            let shown = naa.prefix { $0 != 0 }
-            #expect(rc5 == 0 && naa.count == 16 && shown.count >= 8 && id.range(of: Data(shown)) != nil, "VPD 0x83 lacks \(info.data.wwn)")
-            // a host the volume is not connected to is refused by the ACL
-            let (rc3, _) = try Self.run("/usr/bin/iscsi-readcapacity16", ["-i", "iqn.2026-11.net.example:stranger", url])
-            #expect(rc3 != 0)
-            // thin: the backing file holds no data yet
-            let space = try await backend.primary.arraySpace()
-            #expect(space.space?.totalPhysical == 0 && space.space?.totalProvisioned == 3 << 30)
-            try await backend.disconnect(volume: "vol-d1", connector: me)
-            let (rc4, _) = try Self.run("/usr/bin/iscsi-readcapacity16", ["-i", me.initiator!, url])
-            #expect(rc4 != 0)   // the LUN is gone from the target
-            await backend.shutdown()
+        try await withTgtd(control: control, portals: ["127.0.0.1:\(iscsiPort)"]) {
+            let dir = NSTemporaryDirectory() + "fa-tgt-" + UUID().uuidString
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            try await withSimulator(extra: ["--tgt", dir, "--tgt-control-port", "\(control)",
+                                            "--iscsi-port", "CT0.ETH4=127.0.0.1:\(iscsiPort)", "--iscsi-port", "CT1.ETH4=127.0.0.1:\(iscsiPort)"]) { sim in
+                let text = sim.cinderConf()
+                let backend = try PureBackend(config: try CinderConf(text: text).backend("pure-1"))
+                let me = HostConnector(host: "tgt-tier", initiator: "iqn.2026-11.net.example:tgt-tier", systemUUID: UUID().uuidString)
+                try await backend.createVolume(name: "vol-d0", sizeGiB: 1)
+                let vol = try await backend.createVolume(name: "vol-d1", sizeGiB: 2)
+                let info = try await backend.connect(volume: "vol-d1", connector: me)
+                let lun = try #require(info.data.targetLUNs?.first)
+                let portal = try #require(info.data.targetPortals?.first), iqn = try #require(info.data.targetIQNs?.first)
+                let url = "iscsi://\(portal)/\(iqn)/\(lun)"
+                // the LUN is real: READ CAPACITY(16) gives the provisioned size, VPD 0x80 the volume serial
+                let (rc, cap) = try Self.run("/usr/bin/iscsi-readcapacity16", ["-i", me.initiator!, url])
+                #expect(rc == 0, "\(cap)")
+                let blocks = cap.split(separator: "\n").first { $0.contains("Total size:") }
+                #expect(blocks?.contains("\(2 << 30)") == true, "\(cap)")
+                let (rc2, inq) = try Self.run("/usr/bin/iscsi-inq", ["-i", me.initiator!, "-e", "1", "-c", "128", url])
+                #expect(rc2 == 0 && inq.contains(vol.serial!), "\(inq)")
+                // VPD 0x83 carries the NAA 6 designator 624a9370<serial>: the host sees the volume's WWN
+                let (rc5, id) = try Self.runData("/usr/bin/iscsi-inq", ["-i", me.initiator!, "-e", "1", "-c", "131", url])
+                let naa = try [UInt8](hex: String(info.data.wwn.dropFirst()))
+                // iscsi-inq prints a designator with %s, so only the bytes before the first NUL show
+                let shown = naa.prefix { $0 != 0 }
+                #expect(rc5 == 0 && naa.count == 16 && shown.count >= 8 && id.range(of: Data(shown)) != nil, "VPD 0x83 lacks \(info.data.wwn)")
+                // a host the volume is not connected to is refused by the ACL
+                let (rc3, _) = try Self.run("/usr/bin/iscsi-readcapacity16", ["-i", "iqn.2026-11.net.example:stranger", url])
+                #expect(rc3 != 0)
+                // thin: the backing file holds no data yet
+                let space = try await backend.primary.arraySpace()
+                #expect(space.space?.totalPhysical == 0 && space.space?.totalProvisioned == 3 << 30)
+                try await backend.disconnect(volume: "vol-d1", connector: me)
+                let (rc4, _) = try Self.run("/usr/bin/iscsi-readcapacity16", ["-i", me.initiator!, url])
+                #expect(rc4 != 0)   // the LUN is gone from the target
+                await backend.shutdown()
+            }
         }
     }
 }

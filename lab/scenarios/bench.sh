@@ -136,6 +136,19 @@ mpd_stop() {
 osb() { $OSB "$@" 2>>$W/osb.err; }
 osb_vals() { jq -r --arg op "$2" 'select(.op==$op and .ok) | .seconds' "$1" | paste -sd' ' -; }
 osb_errs() { jq -r 'select(.ok==false) | .error' "$1" | head -3 | paste -sd'|' -; }
+# osb_rows ATTACH_SCEN DETACH_SCEN MODE ARGS...: os-brick (multipathd running) in
+# osbrick_bench.py MODE, recorded as the two rows
+osb_rows() {
+  local a=$1 d=$2 f=$W/osb-$1.jsonl; shift 2
+  if [ $PY_OK = 1 ] && mpd_start; then
+    osb "$@" >$f; cat $f
+    rec_pair $a $d os-brick $f "connect_volume in-process" "disconnect_volume in-process"
+    mpd_stop
+  else
+    rec $a os-brick attach s "" "not run" "os-brick or multipathd unavailable"
+    rec $d os-brick detach s "" "not run" "os-brick or multipathd unavailable"
+  fi
+}
 # rec_pair ATTACH_SCEN DETACH_SCEN TOOL FILE.jsonl CONNECT_NOTE DISCONNECT_NOTE: the attach and
 # detach rows from a client's JSON lines (osbrick_bench.py, pathagent_api_bench.py)
 rec_pair() {
@@ -219,15 +232,8 @@ else
   rec attach_fresh "pathagent (API)" attach s "" failed "pathagent did not start: $(tail -2 $W/agent.log)"
 fi
 agent_stop
-if [ $PY_OK = 1 ] && mpd_start; then
-  [ "$(sessions)" = 0 ] || logout_all
-  osb cycle $W/ob1.json $REPEAT >$W/osb1.jsonl; cat $W/osb1.jsonl
-  rec_pair attach_fresh detach_last os-brick $W/osb1.jsonl "connect_volume in-process" "disconnect_volume in-process"
-  mpd_stop
-else
-  rec attach_fresh os-brick attach s "" "not run" "os-brick or multipathd unavailable"
-  rec detach_last os-brick detach s "" "not run" "os-brick or multipathd unavailable"
-fi
+[ "$(sessions)" = 0 ] || logout_all
+osb_rows attach_fresh detach_last cycle $W/ob1.json $REPEAT
 logout_all
 
 # ==================================================================== 2. attach with sessions present
@@ -255,14 +261,7 @@ else
 fi
 agent_stop
 logout_all
-if [ $PY_OK = 1 ] && mpd_start; then
-  osb second $W/ob1.json $W/ob2.json $REPEAT >$W/osb2.jsonl; cat $W/osb2.jsonl
-  rec_pair attach_second detach_kept os-brick $W/osb2.jsonl "connect_volume in-process" "disconnect_volume in-process"
-  mpd_stop
-else
-  rec attach_second os-brick attach s "" "not run" "os-brick or multipathd unavailable"
-  rec detach_kept os-brick detach s "" "not run" "os-brick or multipathd unavailable"
-fi
+osb_rows attach_second detach_kept second $W/ob1.json $W/ob2.json $REPEAT
 logout_all
 
 # ==================================================================== 3. concurrent attaches

@@ -122,16 +122,7 @@ public enum TargetResolver {
             }
             return try whole(v, kind: .volume, named: w.value)
         case .device(let raw):
-            var name = raw
-            if name.hasPrefix("/dev/mapper/") {
-                let mapName = String(name.dropFirst("/dev/mapper/".count))
-                guard let m = topology.maps.first(where: { $0.name == mapName }) else {
-                    throw PathCoreError(.missing, "no device-mapper map named '\(mapName)' (\(raw))")
-                }
-                name = m.device
-            } else if name.hasPrefix("/dev/") {
-                name = String(name.dropFirst(5))
-            }
+            let name = try kernelName(raw, in: topology)
             guard !name.contains("/") else {
                 throw PathCoreError(.invalidValue, "not a SCSI device or multipath map: \(raw)")
             }
@@ -180,6 +171,19 @@ public enum TargetResolver {
 extension TargetResolver {
     /// The volume a device or WWN names, whatever the state of its paths (for checks that
     /// read sysfs only, such as the discard chain).
+    /// The kernel name of a device given as `/dev/mapper/NAME` (the map's `dm-N`),
+    /// `/dev/NAME` or `NAME`.
+    static func kernelName(_ raw: String, in topology: Topology) throws -> String {
+        if raw.hasPrefix("/dev/mapper/") {
+            let mapName = String(raw.dropFirst("/dev/mapper/".count))
+            guard let m = topology.maps.first(where: { $0.name == mapName }) else {
+                throw PathCoreError(.missing, "no device-mapper map named '\(mapName)' (\(raw))")
+            }
+            return m.device
+        }
+        return raw.hasPrefix("/dev/") ? String(raw.dropFirst(5)) : raw
+    }
+
     public static func volume(_ spec: TargetSpec, in topology: Topology) throws -> Volume {
         switch spec {
         case .iscsiURL:
@@ -188,16 +192,7 @@ extension TargetResolver {
             guard let v = topology.volume(w) else { throw PathCoreError(.missing, "no volume with WWN \(w.value) on this host") }
             return v
         case .device(let raw):
-            var name = raw
-            if name.hasPrefix("/dev/mapper/") {
-                let mapName = String(name.dropFirst("/dev/mapper/".count))
-                guard let m = topology.maps.first(where: { $0.name == mapName }) else {
-                    throw PathCoreError(.missing, "no device-mapper map named '\(mapName)' (\(raw))")
-                }
-                name = m.device
-            } else if name.hasPrefix("/dev/") {
-                name = String(name.dropFirst(5))
-            }
+            let name = try kernelName(raw, in: topology)
             if let v = topology.volumes.first(where: { $0.map?.device == name || $0.paths.contains { $0.device == name || $0.sg == name } }) {
                 return v
             }
