@@ -43,8 +43,12 @@ public enum Inventory {
     /// Devices are read on up to `threads` threads (default: one per CPU) when there
     /// are many of them; sysfs reads are independent system calls.
     public static func scan(roots: HostRoots = .live, options: TopologyScanner.Options = .init(), threads: Int? = nil) -> Topology {
+        scan(sysfs: DiskSysfs(root: roots.sys), options: options, threads: threads)
+    }
+
+    public static func scan(sysfs: any SysfsSource, options: TopologyScanner.Options = .init(), threads: Int? = nil) -> Topology {
         let t0 = MonotonicClock.nanos()
-        let scanner = TopologyScanner(sysfs: DiskSysfs(root: roots.sys), options: options)
+        let scanner = TopologyScanner(sysfs: sysfs, options: options)
         let n = max(1, threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         var topo = scanner.scan { names, sessions, fcHosts in
             guard n > 1, names.count >= 128 else {

@@ -31,7 +31,7 @@ public final class SGIOTransport: SCSITransport {
         try fd.withLock { fd in try Self.execute(fd: fd, endpoint: endpoint, request) }
     }
 
-    private static func execute(fd: Int32, endpoint: String, _ request: SCSIRequest) throws -> SCSIResponse {
+    static func execute(fd: Int32, endpoint: String, _ request: SCSIRequest) throws -> SCSIResponse {
         guard let obj = construct_scsi_pt_obj_with_fd(fd, 0) else {
             throw HostStorageError(.io, "out of memory building a SCSI command for \(endpoint)")
         }

@@ -77,12 +77,15 @@ public struct Agent: Sendable {
             ops = try await makeOperations(context)
         } else {
             // the kernel implementation: engine + journal reconciliation + path monitor
+            let multipathConfig = try config.multipathConfigFile.map { file in
+                try MultipathConfig.parse(try HostFiles.readTextOrThrow(file), path: file)
+            }
             let engine = VolumeEngine(
                 settings: EngineSettings(
                     roots: roots, useMultipath: config.useMultipath, enforceMultipath: config.enforceMultipath,
                     recoveryTimeout: config.recoveryTmo, loginTimeoutSeconds: config.loginTimeout,
-                    scanTimeoutSeconds: Double(config.scanTimeout)),
-                locks: context.locks, journal: journal, logger: logger)
+                    scanTimeoutSeconds: Double(config.scanTimeout), multipathConfig: multipathConfig),
+                workers: workers, locks: context.locks, journal: journal, logger: logger)
             let resolutions = try await engine.reconcile()
             let metrics = PathAgentMetrics()
             for r in resolutions {
@@ -92,7 +95,7 @@ public struct Agent: Sendable {
                 logger.info("journal reconciled", metadata: ["journal.intents": "\(resolutions.count)"])
             }
             metrics.recordInventory(first, durationSeconds: Double(first.inventory.micros) / 1e6)
-            let monitor = PathMonitor(roots: roots, pollingInterval: Double(config.pollingInterval),
+            let monitor = PathMonitor(roots: roots, ownership: journal, workers: workers, pollingInterval: Double(config.pollingInterval),
                                       statePollMillis: config.statePollMillis, logger: logger)
             monitorRef = monitor
             let kernelOps = KernelVolumeOperations(engine: engine, connector: connector, monitor: monitor, metrics: metrics)
@@ -134,9 +137,12 @@ public struct Agent: Sendable {
                 services: [.init(service: server)] + services, gracefulShutdownSignals: [.sigterm, .sigint],
                 cancellationSignals: [], logger: logger))
         // systemd (Type=notify): ready once the socket is bound (after the first inventory
-        // and journal reconciliation above); watchdog pings at half of WatchdogSec
+        // and journal reconciliation above); the watchdog is fed at half of WatchdogSec,
+        // but only while the agent makes progress (see `Liveness`)
         let notifier = SystemdNotifier()
         let log = logger
+        let liveness = Liveness(workers: workers, monitor: monitorRef?.heartbeat,
+                                monitorStallSeconds: Double(max(config.pollingInterval, 1)) * 3 + 30)
         let readiness = Task {
             guard notifier.isEnabled, await server.waitUntilListening() != nil else { return }
             do { try notifier.ready(status: "serving on \(self.config.socketPath)") } catch {
@@ -144,7 +150,11 @@ public struct Agent: Sendable {
             }
             guard let interval = notifier.watchdogPingInterval else { return }
             while !Task.isCancelled {
-                try? notifier.watchdog()
+                if let stalled = await liveness.stalled(within: interval) {
+                    log.error("not feeding the systemd watchdog: \(stalled)")
+                } else {
+                    try? notifier.watchdog()
+                }
                 try? await Task.sleep(for: interval)
             }
         }

@@ -12,7 +12,7 @@ import Synchronization
 /// begun and never finished, with every step it announced; `IntentReconciler` compares
 /// them with what the kernel shows. Calls are short synchronous writes (no fsync per
 /// commit in WAL/NORMAL mode), safe from any thread.
-public final class IntentJournalStore: Sendable {
+public final class IntentJournalStore: MapOwnership {
     public static let fileName = "journal.sqlite"
     public let path: String
     /// Serializes every use of `connection` (SQLite handles are not shared across threads).
@@ -45,6 +45,11 @@ public final class IntentJournalStore: Sendable {
                 record TEXT NOT NULL
             );
             CREATE INDEX IF NOT EXISTS intents_open ON intents(state, created);
+            CREATE TABLE IF NOT EXISTS owned_maps (
+                name TEXT PRIMARY KEY,
+                uuid TEXT NOT NULL,
+                created INTEGER NOT NULL
+            );
             """)
         connection = c
     }
@@ -56,7 +61,7 @@ public final class IntentJournalStore: Sendable {
         try withDB { c in
             try c.query(
                 "INSERT INTO intents (id, kind, wwn, created, updated, state, record) VALUES (?, ?, ?, ?, ?, 'open', ?)",
-                [.text(record.id), .text(record.kind.rawValue), .text(record.volumeWWN.value), .integer(now), .integer(now),
+                [.text(record.id), .text(record.kind.rawValue), .text(record.volumeWWN?.value ?? ""), .integer(now), .integer(now),
                  .text(try Self.encode(record))])
         }
         return IntentHandle(store: self, id: record.id)
@@ -93,6 +98,29 @@ public final class IntentJournalStore: Sendable {
             try c.query("SELECT record FROM intents WHERE state = 'open' ORDER BY created, rowid").map { row in
                 try Self.decode(row[0].text ?? "")
             }
+        }
+    }
+
+    // MARK: map ownership
+
+    public func claim(map name: String, uuid: String) throws {
+        try withDB { c in
+            try c.query("INSERT OR REPLACE INTO owned_maps (name, uuid, created) VALUES (?, ?, ?)",
+                        [.text(name), .text(uuid), .integer(WallClock.millis())])
+        }
+    }
+
+    public func release(map name: String) throws {
+        try withDB { c in try c.query("DELETE FROM owned_maps WHERE name = ?", [.text(name)]) }
+    }
+
+    public func ownedMaps() throws -> [String: String] {
+        try withDB { c in
+            var out: [String: String] = [:]
+            for row in try c.query("SELECT name, uuid FROM owned_maps") {
+                if let n = row[0].text, let u = row[1].text { out[n] = u }
+            }
+            return out
         }
     }
 

@@ -5,6 +5,9 @@
 //   engine-probe monitor [SECONDS]   run the path monitor; print each path change as a
 //                                    JSON line with its wall-clock time ("wall", seconds)
 //
+// The journal lives in the daemon's state directory (PATHAGENT_STATE_DIR, default
+// /var/lib/pathagent): the probe's attaches are journaled and their maps are the agent's.
+//
 // REQUEST.json is the daemon API's request body (for connect:
 // {"connection_properties": {...}, "protocol": "iscsi"}). Prints the JSON response,
 // or `error: <code>: <message>` and exits 1.
@@ -22,9 +25,14 @@ LoggingSystem.bootstrap { label in
 }
 
 let args = CommandLine.arguments
+// the journal (and the record of which maps the agent created) is the daemon's own, so
+// maps attached by the probe are the agent's maps for the daemon and the monitor too
+let stateDir = ProcessInfo.processInfo.environment["PATHAGENT_STATE_DIR"] ?? AgentConfig().stateDir
+let journal = try IntentJournalStore(directory: stateDir)
+let workers = BlockingWorkers(count: 8)
 if args.count >= 2 && args[1] == "monitor" {
     let seconds = args.count > 2 ? Double(args[2]) ?? 60 : 60
-    let monitor = PathMonitor(pollingInterval: 10)
+    let monitor = PathMonitor(ownership: journal, workers: workers, pollingInterval: 10)
     let stream = await monitor.changesStream()
     await monitor.refresh()
     let printer = Task {
@@ -49,7 +57,7 @@ guard args.count >= 3 else {
 }
 let op = args[1]
 let body = try Data(contentsOf: URL(fileURLWithPath: args[2]))
-let engine = VolumeEngine(settings: EngineSettings(useMultipath: !args.contains("--no-multipath")))
+let engine = VolumeEngine(settings: EngineSettings(useMultipath: !args.contains("--no-multipath")), workers: workers, journal: journal)
 let enc = JSONEncoder()
 enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
 do {

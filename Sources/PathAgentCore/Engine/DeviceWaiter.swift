@@ -6,16 +6,13 @@ import Synchronization
 /// uevent (scsi/block devices appearing, changing or going away), with a deadline per
 /// step: no sleep loops.
 final class DeviceWaiter: Sendable {
-    private let monitor: UdevMonitor?
+    private let monitor: (any KernelEventWatch)?
     private let pulse = EventPulse()
-    private let consumer: Task<Void, Never>?
 
     /// Start listening before acting, so no event between the action and the wait is lost.
-    init() {
-        let m = try? UdevMonitor(source: .kernel, subsystems: ["scsi", "block", "iscsi_session", "scsi_disk", "scsi_device"])
-        monitor = m
+    init(kernel: any KernelControl) {
         let p = pulse
-        consumer = m.map { mon in Task.detached { for await _ in mon { p.signal() }; p.signal() } }
+        monitor = kernel.watchEvents(subsystems: ["scsi", "block", "iscsi_session", "scsi_disk", "scsi_device"]) { p.signal() }
     }
 
     deinit {

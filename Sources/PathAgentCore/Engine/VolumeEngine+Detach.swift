@@ -16,7 +16,7 @@ extension VolumeEngine {
         let wwn = try request.volumeWWN(spec: spec)
         return try await locks.withLock(keys: [volumeKey(wwn, fallback: "")]) { [self] in
             var timer = StepTimer()
-            let waiter = DeviceWaiter()
+            let waiter = DeviceWaiter(kernel: kernel)
             let topo = topology()
             let options = DetachOptions(force: request.force, skipMismatched: request.skipMismatched)
             let plan: DetachPlan
@@ -37,7 +37,7 @@ extension VolumeEngine {
             let intent = try journal?.begin(IntentRecord(
                 id: Self.newIntentID(), kind: .detach, transport: spec.transportProtocol, volumeWWN: wwn,
                 propertiesHash: ConnectionPropertiesHash.of(request.connectionProperties), iscsiTargets: spec.iscsiTargets))
-            let done = try await Blocking.run { [self] in
+            let done = try await workers.run { [self] in
                 try execute(plan.steps, force: request.force, ignoreErrors: request.ignoreErrors, intent: intent, wwn: wwn)
             }
             let removed = done.removed
@@ -46,12 +46,19 @@ extension VolumeEngine {
             var ignored = done.ignored
             var kept = plan.kept
             timer.mark("steps")
-            // the kernel removes devices asynchronously: wait until they are gone
-            let gone = Set(plan.devicesToDelete)
-            _ = try await waiter.wait("removal of \(gone.count) device(s)", timeoutSeconds: settings.scanTimeoutSeconds) { () -> Bool? in
-                // only the deleted addresses are looked at, not the whole host
-                let sysfs = DiskSysfs(root: settings.roots.sys)
-                return gone.contains { sysfs.link("bus/scsi/devices/\($0)") != nil } ? nil : true
+            // the kernel removes devices asynchronously: wait until the deleted ones are gone
+            let gone = Set(done.deleted)
+            do {
+                _ = try await waiter.wait("removal of \(gone.count) device(s)", timeoutSeconds: settings.scanTimeoutSeconds) { () -> Bool? in
+                    // only the deleted addresses are looked at, not the whole host
+                    let sysfs = kernel.sysfs
+                    return gone.contains { sysfs.link("bus/scsi/devices/\($0)") != nil } ? nil : true
+                }
+            } catch {
+                guard request.ignoreErrors else { throw error }
+                let still = gone.filter { kernel.sysfs.link("bus/scsi/devices/\($0)") != nil }.sorted()
+                logger.warning("devices not gone yet, continuing (ignore_errors)", metadata: ["volume.wwn": "\(wwn)", "error": "\(error)"])
+                ignored.append(APIErrorBody(code: .timeout, message: "still present after delete: \(still.map(\.description).joined(separator: ", ")): \(error)"))
             }
             timer.mark("wait_removed")
             if case .iscsi(let s) = spec {
@@ -80,7 +87,7 @@ extension VolumeEngine {
     {
         let portals = Array(Set(spec.paths.map { "portal:\($0.portal.argument)" }))
         return try await locks.withLock(keys: portals) { [self] in
-            try await Blocking.run { [self] in
+            try await workers.run { [self] in
                 let topo = topology()
                 let busy = inFlight.busy(topo.sessionInfos)
                 let idle = ISCSIPlanner.idleSessions(spec, sessions: topo.sessionInfos, devices: topo.deviceInfos, busySessions: busy,
@@ -113,79 +120,71 @@ extension VolumeEngine {
     }
 
     struct StepsDone {
+        /// Devices whose delete the kernel accepted (by name, else address).
         var removed: [String] = []
+        var deleted: [HCTL] = []
         var removedMap: String? = nil
         var loggedOut: [Int] = []
         var ignored: [APIErrorBody] = []
     }
 
     /// Executes detach steps in order (used by disconnect, by attach roll-back and by
-    /// start-up reconciliation). Each step is journaled before it is done.
-    func execute(_ steps: [DetachStep], force: Bool, ignoreErrors: Bool, intent: IntentHandle?, wwn: WWN) throws -> StepsDone {
+    /// start-up reconciliation). Each step is journaled before it is done; the answer
+    /// lists only what was done, and every step given up (`ignore_errors`, or a flush under
+    /// `force`) is in `ignored`.
+    func execute(_ steps: [DetachStep], force: Bool, ignoreErrors: Bool, intent: IntentHandle?, wwn: WWN?) throws -> StepsDone {
         var done = StepsDone()
-        func attempt(_ step: DetachStep, _ record: IntentStep?, _ body: () throws -> Void) throws {
+        /// dm-N of the maps removed here: under force a busy map is removed deferred and
+        /// still holds its disks while they are deleted.
+        var ownMapDevices: Set<String> = []
+        func attempt(_ step: DetachStep, _ record: IntentStep?, _ body: () throws -> Void) throws -> Bool {
             do {
                 if let intent, let record { try intent.step(record, body) } else { try body() }
+                return true
             } catch {
                 let e = APIErrorBody(code: .hostError, message: "\(step): \(error)")
                 if ignoreErrors || (force && step.isGivenUpUnderForce) {
-                    logger.warning("detach step failed, continuing", metadata: ["volume.wwn": "\(wwn)", "step": "\(step)", "error": "\(error)"])
+                    logger.warning("detach step failed, continuing", metadata: ["volume.wwn": "\(wwn?.value ?? "unknown")", "step": "\(step)", "error": "\(error)"])
                     done.ignored.append(e)
-                } else {
-                    throw error
+                    return false
                 }
+                throw error
             }
         }
         for step in steps {
             switch step {
             case .failIfNoPath(let map):
-                try attempt(step, nil) { try dm.message(map, DMMessage.failIfNoPath.text) }
+                _ = try attempt(step, nil) { try dm.message(map, DMMessage.failIfNoPath.text) }
             case .flushMap(let map):
-                try attempt(step, nil) {
+                _ = try attempt(step, nil) {
                     guard let st = try dm.info(map) else { return }
                     try kernel.flushBuffers(st.kernelName)
                 }
             case .flushDevice(let name):
-                try attempt(step, nil) { try kernel.flushBuffers(name) }
+                _ = try attempt(step, nil) { try kernel.flushBuffers(name) }
             case .removeMap(let map):
-                try attempt(step, .mapRemoved(name: map)) { try removeMap(map, force: force) }
-                done.removedMap = map
+                if let st = try? dm.info(map) { ownMapDevices.insert(st.kernelName) }
+                if try attempt(step, .mapRemoved(name: map), { try removeMap(map, force: force) }) {
+                    done.removedMap = map
+                    try? ownership.release(map: map)
+                }
             case .deleteDevice(let name, let hctl, let expected):
-                try attempt(step, .devicesDeleted([hctl])) { try kernel.deleteDevice(name: name, hctl: hctl, expected: expected) }
-                done.removed.append(name ?? hctl.description)
+                let ok = try attempt(step, .devicesDeleted([hctl])) {
+                    try kernel.deleteDisk(name: name, hctl: hctl, expected: expected, allowHolders: force ? ownMapDevices : [])
+                }
+                if ok {
+                    done.removed.append(name ?? hctl.description)
+                    done.deleted.append(hctl)
+                }
             case .logout(let sid, let portal, let iqn):
-                try attempt(step, .loggedOut(sessionID: sid)) {
+                let ok = try attempt(step, .loggedOut(sessionID: sid)) {
                     try admin.logout(portal: portal, iqn: iqn)
                     try admin.deleteNode(portal: portal, iqn: iqn)
                 }
-                done.loggedOut.append(sid)
+                if ok { done.loggedOut.append(sid) }
             }
         }
         return done
-    }
-
-    /// Start-up reconciliation: finishes half-done detaches and rolls back half-done
-    /// attaches recorded in the journal, touching only what those intents created.
-    public func reconcile() async throws -> [IntentResolution] {
-        guard let journal, settings.roots.isLive else { return [] }
-        let open = try journal.unfinished()
-        guard !open.isEmpty else { return [] }
-        let topo = topology()
-        let plan = IntentReconciler.plan(
-            unfinished: open, kernel: KernelSnapshot(sessions: topo.sessionInfos, devices: topo.deviceInfos, maps: topo.mapInfos))
-        for r in plan {
-            guard let record = open.first(where: { $0.id == r.intentID }) else { continue }
-            logger.info("reconciling journal intent", metadata: [
-                "intent.id": "\(r.intentID)", "intent.outcome": "\(r.outcome.rawValue)", "intent.steps": "\(r.steps.count)",
-                "volume.wwn": "\(record.volumeWWN)",
-            ])
-            let handle = IntentHandle(store: journal, id: r.intentID)
-            _ = try await Blocking.run { [self] in
-                try execute(r.steps, force: true, ignoreErrors: true, intent: handle, wwn: record.volumeWWN)
-            }
-            try journal.finish(id: r.intentID)
-        }
-        return plan
     }
 
     /// A map or disk that is mounted or held by another block device is refused without
@@ -235,55 +234,6 @@ extension VolumeEngine {
             return
         }
         throw lastError ?? HostStorageError(.busy, "map \(map) is busy")
-    }
-
-    // MARK: extend, paths, checks
-
-    /// Rescans every path, refuses if they disagree on size, resizes the map; returns the
-    /// new size in bytes.
-    public func extend(_ request: ExtendVolumeRequest) async throws -> ExtendVolumeResponse {
-        try requireLiveRoots()
-        let spec = try request.spec()
-        let key = volumeKey(spec.wwn, fallback: "")
-        return try await locks.withLock(keys: [key]) { [self] in
-            let devices = try volumeDevices(spec, topo: topology())
-            guard !devices.isEmpty else { throw PathCoreError(.missing, "the volume has no SCSI device on this host", key: "wwn") }
-            try await Blocking.run { [kernel] in for d in devices { try kernel.rescan(d.hctl) } }
-            let after = topology().allPaths.filter { p in devices.contains { $0.hctl == p.hctl } }
-            let size = try VolumeResize.agreedSize(after.map { ($0.device ?? $0.hctl.description, $0.sizeBytes ?? 0) })
-            if settings.useMultipath, let wwn = spec.wwn ?? after.first?.wwn.flatMap({ try? WWN($0) }) {
-                try await Blocking.run { [dm] in
-                    guard try dm.info(wwn.value) != nil, let line = try dm.table(wwn.value).first else { return }
-                    guard line.length != size / 512 else { return }
-                    try dm.reload(wwn.value, targets: [DMTargetLine(start: 0, length: size / 512, type: line.type, params: line.params)])
-                }
-            }
-            logger.info("volume extended", metadata: ["volume.wwn": "\(spec.wwn?.value ?? "?")", "volume.bytes": "\(size)"])
-            return ExtendVolumeResponse(newSize: size)
-        }
-    }
-
-    public func volumePaths(_ request: GetVolumePathsRequest) async throws -> GetVolumePathsResponse {
-        let spec = try request.spec()
-        return GetVolumePathsResponse(paths: try volumeDevices(spec, topo: topology()).compactMap { $0.name.map { "/dev/\($0)" } })
-    }
-
-    func volumeDevices(_ spec: ConnectionSpec, topo: Topology) throws -> [SCSIDeviceInfo] {
-        switch spec {
-        case .iscsi(let s): ISCSIPlanner.devices(of: s, sessions: topo.sessionInfos, devices: topo.deviceInfos)
-        case .fc(let s): FCPlanner.devices(of: s, hosts: topo.fcHostInfos, remotePorts: topo.remotePortInfos, devices: topo.deviceInfos)
-        }
-    }
-
-    /// Reads the first 4 KiB of the device (as os-brick's check_valid_device does).
-    public func checkValidDevice(_ request: CheckValidDeviceRequest) async throws -> CheckValidDeviceResponse {
-        let path = try request.validatedPath()
-        do {
-            try await Blocking.run { try BlockDeviceProbe.readFirstBlock(path) }
-            return CheckValidDeviceResponse(valid: true)
-        } catch {
-            return CheckValidDeviceResponse(valid: false, reason: "\(error)")
-        }
     }
 }
 

@@ -8,8 +8,11 @@ public struct EngineSettings: Sendable {
     public var roots: HostRoots
     public var useMultipath: Bool
     public var enforceMultipath: Bool
-    /// iSCSI session recovery timeout (the iSCSI form of fast_io_fail_tmo).
+    /// iSCSI session recovery timeout (the iSCSI form of fast_io_fail_tmo); the
+    /// configured value wins over the multipath profile's fast_io_fail_tmo.
     public var recoveryTimeout: Int
+    /// iSCSI login timeout (`node.conn[0].timeo.login_timeout`), and the bound on one
+    /// iscsiadm call.
     public var loginTimeoutSeconds: Int
     /// Deadline for devices to appear after a scan, or to go away after a delete.
     public var scanTimeoutSeconds: Double
@@ -18,7 +21,7 @@ public struct EngineSettings: Sendable {
     public var tunePaths: Bool
 
     public init(roots: HostRoots = .live, useMultipath: Bool = true, enforceMultipath: Bool = false, recoveryTimeout: Int = 10,
-                loginTimeoutSeconds: Int = 30, scanTimeoutSeconds: Double = 20, multipathConfig: MultipathConfig? = nil,
+                loginTimeoutSeconds: Int = 15, scanTimeoutSeconds: Double = 20, multipathConfig: MultipathConfig? = nil,
                 tunePaths: Bool = true) {
         self.roots = roots
         self.useMultipath = useMultipath
@@ -31,37 +34,47 @@ public struct EngineSettings: Sendable {
     }
 }
 
-/// The os-brick-style volume operations against the real kernel: iSCSI logins through
+/// The os-brick-style volume operations against the kernel: iSCSI logins through
 /// open-iscsi, targeted SCSI scans, WWN checks, device-mapper multipath maps, and exact
-/// detaches. Locks are per volume WWN and per portal.
+/// detaches. Locks are per volume WWN and per portal. Every kernel read and write goes
+/// through the injected seams (`KernelControl`, `ISCSIAdmin`, `DeviceMapperControl`), and
+/// every blocking call runs on the one bounded pool (`BlockingWorkers`).
 public final class VolumeEngine: Sendable {
     public let settings: EngineSettings
-    let kernel: KernelHost
+    let kernel: any KernelControl
     let admin: any ISCSIAdmin
     let dm: any DeviceMapperControl
+    let workers: BlockingWorkers
     let locks: KeyedLocks
     let logger: Logger
     /// Crash-safe intent journal; nil runs without one (lab probes, plan-only tools).
     let journal: IntentJournalStore?
+    /// The maps this engine created (the journal database's claims, or in memory).
+    public let ownership: any MapOwnership
     /// Targets that attaches in flight will use (a detach keeps their sessions).
     let inFlight = InFlightTargets()
 
-    public init(settings: EngineSettings, admin: any ISCSIAdmin = OpenISCSIAdmin(), dm: any DeviceMapperControl = LibDeviceMapper(),
-                locks: KeyedLocks = KeyedLocks(), journal: IntentJournalStore? = nil, logger: Logger = Logger(label: "pathagent.engine")) {
+    public init(settings: EngineSettings, kernel: (any KernelControl)? = nil, admin: (any ISCSIAdmin)? = nil,
+                dm: any DeviceMapperControl = LibDeviceMapper(), workers: BlockingWorkers, locks: KeyedLocks = KeyedLocks(),
+                journal: IntentJournalStore? = nil, ownership: (any MapOwnership)? = nil,
+                logger: Logger = Logger(label: "pathagent.engine")) {
         self.settings = settings
         self.journal = journal
-        self.kernel = KernelHost(roots: settings.roots)
-        self.admin = admin
+        self.kernel = kernel ?? KernelHost(roots: settings.roots)
+        // one iscsiadm call waits for the login timeout plus room for iscsid's own work
+        self.admin = admin ?? OpenISCSIAdmin(timeoutSeconds: settings.loginTimeoutSeconds + 15)
         self.dm = dm
+        self.workers = workers
         self.locks = locks
+        self.ownership = ownership ?? journal ?? InMemoryMapOwnership()
         self.logger = logger
     }
 
-    func topology() -> Topology { Inventory.scan(roots: settings.roots, options: .init(queueSettings: false)) }
+    func topology() -> Topology { Inventory.scan(sysfs: kernel.sysfs, options: .init(queueSettings: false)) }
 
     /// Whether a session to (portal, iqn) is logged in now (reads the iSCSI sessions only).
     func loggedIn(portal: ISCSIPortal, iqn: String) -> Bool {
-        TopologyScanner(sysfs: DiskSysfs(root: settings.roots.sys)).scanSessions().contains { s in
+        TopologyScanner(sysfs: kernel.sysfs).scanSessions().contains { s in
             guard s.target == iqn, ISCSISessionInfo.State(sysfs: s.state) == .loggedIn else { return false }
             return s.portals.contains { (try? ISCSIPortal($0))?.sameEndpoint(as: portal) == true }
         }
@@ -72,7 +85,7 @@ public final class VolumeEngine: Sendable {
     /// event, so they must not rescan the whole host (16 parallel attaches would otherwise
     /// rescan every disk on every uevent).
     func devicesAt(_ want: [(host: Int, lun: UInt64)], sessions: [ISCSISession], fcHosts: [FCHost] = []) -> [ScsiPath] {
-        let sysfs = DiskSysfs(root: settings.roots.sys)
+        let sysfs = kernel.sysfs
         let names = sysfs.entries("bus/scsi/devices").filter { name in
             guard name.first?.isNumber == true, let h = try? HCTL(name) else { return false }
             return want.contains { $0.host == h.host && $0.lun == h.lun }
@@ -85,7 +98,7 @@ public final class VolumeEngine: Sendable {
     /// Attach, detach and extend change the host: they run only against the live kernel
     /// roots, never against a fixture tree given with `--root` (which is read-only).
     func requireLiveRoots() throws {
-        guard settings.roots.isLive else {
+        guard kernel.acceptsWrites else {
             throw PathCoreError(
                 .unsupported, "volume operations run only against the live kernel; this agent reads a fixture tree (--root \(settings.roots.sys))")
         }
@@ -95,7 +108,7 @@ public final class VolumeEngine: Sendable {
         try requireLiveRoots()
         switch try request.spec() {
         case .iscsi(let spec): return try await connectISCSI(spec, properties: request.connectionProperties)
-        case .fc(let spec): return try await connectFC(spec)
+        case .fc(let spec): return try await connectFC(spec, properties: request.connectionProperties)
         }
     }
 
@@ -112,16 +125,14 @@ public final class VolumeEngine: Sendable {
             // later sees the hold and keeps the sessions).
             try await locks.withLock(keys: Array(Set(spec.paths.map { "portal:\($0.portal.argument)" }))) {}
             var timer = StepTimer()
-            let waiter = DeviceWaiter()
+            let waiter = DeviceWaiter(kernel: kernel)
             let before = topology()
             let existingHCTLs = Set(before.allPaths.map(\.hctl))
             let existingMaps = Set(before.maps.map(\.name))
-            let intent = try spec.wwn.flatMap { wwn in
-                try journal?.begin(IntentRecord(
-                    id: Self.newIntentID(), kind: .attach, transport: .iscsi, volumeWWN: wwn,
-                    propertiesHash: ConnectionPropertiesHash.of(properties),
-                    iscsiTargets: ConnectionSpec.iscsi(spec).iscsiTargets))
-            }
+            let intent = try journal?.begin(IntentRecord(
+                id: Self.newIntentID(), kind: .attach, transport: .iscsi, volumeWWN: spec.wwn,
+                propertiesHash: ConnectionPropertiesHash.of(properties),
+                iscsiTargets: ConnectionSpec.iscsi(spec).iscsiTargets))
             do {
                 let r = try await attachISCSISteps(spec, before: before, existingHCTLs: existingHCTLs, existingMaps: existingMaps,
                                                    intent: intent, waiter: waiter, timer: &timer)
@@ -154,10 +165,10 @@ public final class VolumeEngine: Sendable {
             let busy = inFlight.busy(topo.sessionInfos, excluding: ownTargets)
             for r in plan {
                 let steps = r.steps.filter { if case .logout(let sid, _, _) = $0 { return !busy.contains(sid) } else { return true } }
-                _ = try await Blocking.run { [self] in try execute(steps, force: true, ignoreErrors: true, intent: nil, wwn: record.volumeWWN) }
+                _ = try await workers.run { [self] in try execute(steps, force: true, ignoreErrors: true, intent: nil, wwn: record.wwn) }
             }
             try intent.finish()
-            logger.info("failed attach rolled back", metadata: ["volume.wwn": "\(record.volumeWWN)", "intent.id": "\(intent.id)"])
+            logger.info("failed attach rolled back", metadata: ["volume.wwn": "\(record.wwn?.value ?? "unknown")", "intent.id": "\(intent.id)"])
         } catch {
             logger.error("roll-back of a failed attach failed; the journal keeps it for the next start", metadata: ["error": "\(error)"])
         }
@@ -169,7 +180,7 @@ public final class VolumeEngine: Sendable {
             let plan = ISCSIPlanner.attach(
                 spec, sessions: before.sessionInfos,
                 options: ISCSIAttachOptions(useMultipath: settings.useMultipath, enforceMultipath: settings.enforceMultipath,
-                                            recoveryTimeout: settings.recoveryTimeout))
+                                            recoveryTimeout: settings.recoveryTimeout, loginTimeout: settings.loginTimeoutSeconds))
             timer.mark("plan")
             // log in to every new portal in parallel (each under its portal's lock)
             var loginErrors: [Int: any Error] = [:]
@@ -183,7 +194,7 @@ public final class VolumeEngine: Sendable {
                                 // instead of another round of iscsiadm node updates and logins
                                 if loggedIn(portal: login.portal, iqn: login.iqn) { return }
                                 try intent?.step(.loggedIn(portal: login.portal, iqn: login.iqn, sessionID: nil, created: true)) {}
-                                try await Blocking.run { [admin] in
+                                try await workers.run { [admin] in
                                     try admin.prepareNode(login)
                                     try admin.login(portal: login.portal, iqn: login.iqn)
                                 }
@@ -209,7 +220,7 @@ public final class VolumeEngine: Sendable {
                     try recordScan(intent, host: h, p, existingHCTLs)
                     let req = p.scan(host: h)
                     // the kernel scans synchronously (INQUIRY etc. over the session): off the cooperative pool
-                    try await Blocking.run { [kernel] in try kernel.scan(req) }
+                    try await workers.run { [kernel] in try kernel.scan(req) }
                     expected.append((h, p.path.scsiLUN, p.path.portal, p.path.iqn))
                 case .login(let i):
                     guard loginErrors[i] == nil else { continue }
@@ -222,7 +233,7 @@ public final class VolumeEngine: Sendable {
                     try recordScan(intent, host: h, p, existingHCTLs)
                     let req = p.scan(host: h)
                     // the kernel scans synchronously (INQUIRY etc. over the session): off the cooperative pool
-                    try await Blocking.run { [kernel] in try kernel.scan(req) }
+                    try await workers.run { [kernel] in try kernel.scan(req) }
                     expected.append((h, p.path.scsiLUN, p.path.portal, p.path.iqn))
                 case .waitForRecovery(let s):
                     failures.append("\(p.path.portal): session \(s.sessionID) is recovering")
@@ -253,23 +264,24 @@ public final class VolumeEngine: Sendable {
             for d in devices where d.hctl.channel != 0 || d.hctl.target != 0 {
                 try intent?.step(.scanned(hctl: d.hctl, newDevice: !existingHCTLs.contains(d.hctl))) {}
             }
-            let wwn = try verifyWWN(devices, expected: spec.wwn)
+            let (wwn, verified) = try await verifyWWN(devices, expected: spec.wwn, existing: existingHCTLs)
+            if spec.wwn == nil { try intent?.step(.identified(wwn: wwn)) {} }
             timer.mark("verify_wwn")
-            if settings.enforceMultipath && devices.count < 2 {
-                throw PathCoreError(.unsupported, "multipath is enforced but only \(devices.count) path came up (\(failures.joined(separator: "; ")))")
+            if settings.enforceMultipath && verified.count < 2 {
+                throw PathCoreError(.unsupported, "multipath is enforced but only \(verified.count) path came up (\(failures.joined(separator: "; ")))")
             }
-            if settings.tunePaths { tune(devices) }
+            if settings.tunePaths { tune(verified) }
             if settings.useMultipath && !existingMaps.contains(wwn.value) { try intent?.step(.mapCreated(name: wwn.value)) {} }
-            let deviceInfo = try await buildMap(wwn: wwn, devices: devices, waiter: waiter)
+            let deviceInfo = try await buildMap(wwn: wwn, devices: verified, waiter: waiter)
             timer.mark("map")
-            let degraded = devices.count < spec.paths.count
+            let degraded = verified.count < spec.paths.count
             logger.info("volume attached", metadata: [
-                "volume.wwn": "\(wwn)", "volume.path": "\(deviceInfo.path)", "volume.paths": "\(devices.count)/\(spec.paths.count)",
+                "volume.wwn": "\(wwn)", "volume.path": "\(deviceInfo.path)", "volume.paths": "\(verified.count)/\(spec.paths.count)",
                 "volume.ms": "\(timer.totalMillis)",
             ])
             return ConnectVolumeResponse(
                 deviceInfo: deviceInfo,
-                paths: devices.map { d in
+                paths: verified.map { d in
                     PathInfo(hctl: d.hctl, device: d.device, transport: "iscsi", portal: d.iscsi?.portal, targetIQN: d.iscsi?.target,
                              state: d.state == "running" ? "active" : d.state)
                 },
@@ -277,57 +289,139 @@ public final class VolumeEngine: Sendable {
         }
     }
 
-    func connectFC(_ spec: FCConnectionSpec) async throws -> ConnectVolumeResponse {
+    func connectFC(_ spec: FCConnectionSpec, properties: JSONValue) async throws -> ConnectVolumeResponse {
         let key = volumeKey(spec.wwn, fallback: spec.targets.map { "\($0.wwpn)/\($0.scsiLUN)" }.sorted().joined(separator: ","))
         return try await locks.withLock(keys: [key]) { [self] in
             var timer = StepTimer()
-            let waiter = DeviceWaiter()
+            let waiter = DeviceWaiter(kernel: kernel)
             let topo = topology()
+            let existingHCTLs = Set(topo.allPaths.map(\.hctl))
+            let existingMaps = Set(topo.maps.map(\.name))
             let plan = try FCPlanner.scan(spec, hosts: topo.fcHostInfos, remotePorts: topo.remotePortInfos)
             guard !plan.scans.isEmpty else {
                 throw PathCoreError(.unsupported, "no online FC remote port matches the volume's targets: \(plan.skipped.joined(separator: "; "))")
             }
-            for s in plan.scans { try await Blocking.run { [kernel] in try kernel.scan(s) } }
-            timer.mark("scan")
-            let luns = Set(spec.targets.map(\.scsiLUN))
-            let hosts = Set(plan.scans.map(\.host))
-            let minimum = plan.expectedAddresses.isEmpty ? 1 : plan.expectedAddresses.count
-            let devices: [ScsiPath] = try await waiter.wait("FC devices of LUN \(luns.sorted())", timeoutSeconds: settings.scanTimeoutSeconds) {
-                let found = devicesAt(hosts.flatMap { h in luns.map { (h, $0) } }, sessions: [], fcHosts: topo.fcHosts).filter {
-                    hosts.contains($0.hctl.host) && luns.contains($0.hctl.lun) && $0.transport == .fc && $0.device != nil && $0.wwn != nil
+            let intent = try journal?.begin(IntentRecord(
+                id: Self.newIntentID(), kind: .attach, transport: .fc, volumeWWN: spec.wwn,
+                propertiesHash: ConnectionPropertiesHash.of(properties)))
+            do {
+                for s in plan.scans {
+                    if let t = s.target, let c = s.channel {
+                        let hctl = HCTL(host: s.host, channel: c, target: t, lun: s.lun)
+                        try intent?.step(.scanned(hctl: hctl, newDevice: !existingHCTLs.contains(hctl))) {}
+                    }
+                    try await workers.run { [kernel] in try kernel.scan(s) }
                 }
-                return found.count >= minimum ? found : nil
+                timer.mark("scan")
+                let devices = try await waitForFCDevices(spec, plan: plan, topo: topo, waiter: waiter)
+                // wildcard scans: the addresses are known only now
+                for d in devices where !plan.expectedAddresses.contains(d.hctl) {
+                    try intent?.step(.scanned(hctl: d.hctl, newDevice: !existingHCTLs.contains(d.hctl))) {}
+                }
+                timer.mark("wait_devices")
+                let (wwn, verified) = try await verifyWWN(devices, expected: spec.wwn, existing: existingHCTLs)
+                if spec.wwn == nil { try intent?.step(.identified(wwn: wwn)) {} }
+                if settings.tunePaths { tune(verified) }
+                if settings.useMultipath && !existingMaps.contains(wwn.value) { try intent?.step(.mapCreated(name: wwn.value)) {} }
+                let info = try await buildMap(wwn: wwn, devices: verified, waiter: waiter)
+                timer.mark("map")
+                try intent?.finish()
+                let minimum = plan.expectedAddresses.isEmpty ? 1 : plan.expectedAddresses.count
+                return ConnectVolumeResponse(
+                    deviceInfo: info,
+                    paths: verified.map { PathInfo(hctl: $0.hctl, device: $0.device, transport: "fc", targetWWPN: $0.fc?.targetPortName,
+                                                   initiatorWWPN: $0.fc?.hostPortName, state: $0.state == "running" ? "active" : $0.state) },
+                    degraded: verified.count < minimum, timings: timer.timings)
+            } catch {
+                if let intent { await rollBack(intent) }
+                throw error
             }
-            timer.mark("wait_devices")
-            let wwn = try verifyWWN(devices, expected: spec.wwn)
-            if settings.tunePaths { tune(devices) }
-            let info = try await buildMap(wwn: wwn, devices: devices, waiter: waiter)
-            timer.mark("map")
-            return ConnectVolumeResponse(
-                deviceInfo: info,
-                paths: devices.map { PathInfo(hctl: $0.hctl, device: $0.device, transport: "fc", targetWWPN: $0.fc?.targetPortName,
-                                              initiatorWWPN: $0.fc?.hostPortName, state: $0.state == "running" ? "active" : $0.state) },
-                degraded: devices.count < max(minimum, 1), timings: timer.timings)
         }
     }
 
-    /// Every device must show the expected WWN (from the properties' `wwn`), or all must
-    /// agree when none was given. A device with another WWN is removed and the attach fails.
-    func verifyWWN(_ devices: [ScsiPath], expected: WWN?) throws -> WWN {
-        let seen = devices.compactMap { d in d.wwn.flatMap { try? WWN($0) }.map { (d, $0) } }
-        let target = expected ?? seen.first?.1
-        guard let target else { throw PathCoreError(.missing, "the new devices report no WWN (VPD 0x83)") }
+    /// The FC disks of the volume: exactly the planned addresses (host, the rport's
+    /// channel and target id, LUN) of the remote ports named in the properties, never any
+    /// other disk that happens to sit at the same LUN number behind another target port.
+    /// After a wildcard scan (no known target port was online), disks at the LUN behind
+    /// the host's remote ports that are among the volume's targets.
+    func waitForFCDevices(_ spec: FCConnectionSpec, plan: FCScanPlan, topo: Topology, waiter: DeviceWaiter) async throws -> [ScsiPath] {
+        let luns = Set(spec.targets.map(\.scsiLUN))
+        let hosts = Set(plan.scans.map(\.host))
+        let exact = Set(plan.expectedAddresses)
+        let targetPorts = Set(spec.targets.map(\.wwpn.value) + spec.initiatorTargetMap.values.flatMap { $0.map(\.value) })
+        let minimum = exact.isEmpty ? 1 : exact.count
+        let fcHosts = TopologyScanner(sysfs: kernel.sysfs).scanFCHosts()
+        return try await waiter.wait("FC devices of LUN \(luns.sorted())", timeoutSeconds: settings.scanTimeoutSeconds) {
+            let found = devicesAt(hosts.flatMap { h in luns.map { (h, $0) } }, sessions: [], fcHosts: fcHosts).filter { d in
+                guard d.transport == .fc, d.device != nil, d.wwn != nil, d.devNumber != nil else { return false }
+                if !exact.isEmpty { return exact.contains(d.hctl) }
+                return d.fc?.targetPortName.map { targetPorts.contains(TopologyScanner.normalizeWWPN($0)) } ?? false
+            }
+            return found.count >= minimum ? found : nil
+        }
+    }
+
+    /// Checks every disk against the volume's WWN, reading the WWN afresh through the
+    /// held block device (VPD 0x83 over SG_IO: sysfs `wwid` is what the kernel read when
+    /// the disk appeared and goes stale when the array re-maps the LUN). The volume's WWN
+    /// is the properties' `wwn`; without one, all disks must agree.
+    ///
+    /// A disk that shows another WWN is never used. If it existed before this attach (a
+    /// stale disk at a reused LUN, another array's volume at the same LUN number) it is
+    /// left exactly as it is and named in the error. If this attach's own scan made it
+    /// appear, it is removed again, but only after the fresh read confirms the other WWN
+    /// and nothing holds it. Either way the attach fails and nothing is attached.
+    func verifyWWN(_ devices: [ScsiPath], expected: WWN?, existing: Set<HCTL>) async throws -> (WWN, [ScsiPath]) {
+        let kernel = self.kernel
+        let fresh: [(ScsiPath, Result<WWN, any Error>)] = try await workers.run {
+            devices.map { d in
+                (d, Result { () throws -> WWN in
+                    guard let name = d.device else { throw HostStorageError(.notFound, "no block device") }
+                    let held = try kernel.openBlock(name)
+                    defer { held.close() }
+                    return try kernel.currentWWN(held)
+                })
+            }
+        }
+        var unreadable: [String] = []
+        var seen: [(ScsiPath, WWN)] = []
+        for (d, r) in fresh {
+            switch r {
+            case .success(let w): seen.append((d, w))
+            case .failure(let e): unreadable.append("\(d.device ?? "?") (\(d.hctl)): \(e)")
+            }
+        }
+        guard let target = expected ?? seen.first?.1 else {
+            throw PathCoreError(.missing, "the new devices report no WWN (VPD 0x83): \(unreadable.joined(separator: "; "))")
+        }
         let wrong = seen.filter { $0.1 != target }
         if !wrong.isEmpty {
+            var said: [String] = []
             for (d, w) in wrong {
-                do { try kernel.deleteDevice(name: d.device, hctl: d.hctl, expected: w) } catch {
-                    logger.error("cannot remove a device with the wrong WWN", metadata: ["path.dev": "\(d.device ?? "?")", "error": "\(error)"])
+                let label = "\(d.device ?? "?") (\(d.hctl)) shows \(w)"
+                guard !existing.contains(d.hctl) else {
+                    said.append("\(label), existed before this attach: left untouched")
+                    continue
+                }
+                do {
+                    try await workers.run { try kernel.deleteDisk(name: d.device, hctl: d.hctl, expected: w) }
+                    said.append("\(label), appeared with this attach's scan: removed")
+                } catch {
+                    logger.error("cannot remove a disk this attach's scan made appear with another WWN",
+                                 metadata: ["path.dev": "\(d.device ?? "?")", "error": "\(error)"])
+                    said.append("\(label), appeared with this attach's scan: not removed (\(error))")
                 }
             }
-            let list = wrong.map { "\($0.0.device ?? "?") (\($0.0.hctl)) has \($0.1)" }.joined(separator: ", ")
-            throw PathCoreError(.conflict, "WWN mismatch: expected \(target), but \(list); those devices were removed and nothing was attached", key: "wwn")
+            throw PathCoreError(.conflict, "WWN mismatch: expected \(target), but \(said.joined(separator: "; ")); nothing was attached", key: "wwn")
         }
-        return target
+        let good = seen.map(\.0)
+        guard !good.isEmpty else {
+            throw PathCoreError(.missing, "no disk of volume \(target) could be verified: \(unreadable.joined(separator: "; "))")
+        }
+        for u in unreadable {
+            logger.warning("path not used: its WWN could not be re-read", metadata: ["volume.wwn": "\(target)", "path": "\(u)"])
+        }
+        return (target, good)
     }
 
     /// Puts new paths under the volume's settings (PathTuning: SCSI timeout, queue
@@ -338,7 +432,7 @@ public final class VolumeEngine: Sendable {
             let s = try? PropertySelection.select(vendor: first.vendor, product: first.model, config: settings.multipathConfig)
         else { return }
         let sysfs = kernel.sysfs
-        for w in PathTuning.writes(for: devices, settings: s, current: { sysfs.attribute($0) }) {
+        for w in PathTuning.writes(for: devices, settings: s, iscsiRecoveryTmo: settings.recoveryTimeout, current: { sysfs.attribute($0) }) {
             do { try kernel.write(w.file, w.value) } catch {
                 logger.warning("kernel refused a path setting", metadata: ["sysfs.file": "\(w.file)", "sysfs.value": "\(w.value)", "error": "\(error)"])
             }
@@ -361,17 +455,27 @@ public final class VolumeEngine: Sendable {
         let s = try PropertySelection.select(vendor: devices[0].vendor, product: devices[0].model, config: settings.multipathConfig)
         let plan = try MultipathMapPlanner.plan(wwn: wwn, sizeSectors: size / 512, paths: infos, settings: s)
         let line = DMTargetLine(start: 0, length: plan.table.length, type: "multipath", params: try plan.table.renderedParams())
-        let state: DMDeviceState = try await Blocking.run { [dm] in
+        let ownership = self.ownership
+        let state: DMDeviceState = try await workers.run { [dm] in
             if let existing = try dm.info(plan.name) {
                 guard existing.uuid == plan.dmUUID else {
                     throw PathCoreError(.conflict, "a device-mapper device named \(plan.name) exists with uuid '\(existing.uuid)', not \(plan.dmUUID)")
+                }
+                guard ownership.owns(map: plan.name, uuid: plan.dmUUID) else {
+                    throw PathCoreError(
+                        .conflict, "multipath map \(plan.name) exists and is not pathagent's (multipathd or another tool made it); refusing to reload it",
+                        detail: "remove it (multipath -f \(plan.name)) or let multipathd own Pure volumes (pathctl config multipath --mode multipathd)")
                 }
                 let current = try dm.table(plan.name).first.map { try DMTable.parse(params: $0.params, start: $0.start, length: $0.length) }
                 if current.map({ MultipathMapPlanner.reload(current: $0, desired: plan.table).needsReload }) ?? true {
                     try dm.reload(plan.name, targets: [line])
                 }
             } else {
-                try dm.create(plan.name, uuid: plan.dmUUID, targets: [line], readOnly: false)
+                try ownership.claim(map: plan.name, uuid: plan.dmUUID)
+                do { try dm.create(plan.name, uuid: plan.dmUUID, targets: [line], readOnly: false) } catch {
+                    if (try? dm.info(plan.name)) == nil { try? ownership.release(map: plan.name) }
+                    throw error
+                }
             }
             for m in plan.messagesAfterLoad { try dm.message(plan.name, m.text) }
             guard let st = try dm.info(plan.name) else {

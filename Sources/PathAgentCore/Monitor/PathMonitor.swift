@@ -15,9 +15,12 @@ public struct PathChange: Sendable, Codable, Equatable {
     public var atMicros: UInt64
 }
 
-/// Watches the paths of every multipath map the agent owns (dm uuid `mpath-*`):
-/// - dm events (DM_DEVICE_WAITEVENT, one waiting thread per map): the kernel failed a path
-///   on an I/O error → the state is updated at once (well under 1 s);
+/// Watches the paths of the multipath maps this agent created (`MapOwnership`: a map of the
+/// same `mpath-` shape made by multipathd or by hand is foreign: never watched, messaged
+/// or reloaded):
+/// - dm events: each map's event counter (DM_DEVICE_INFO) is read with the state poll; a
+///   new event (the kernel failed a path on an I/O error, a table was loaded) re-reads the
+///   map's status at once (within `state_poll_ms`), with no thread per map;
 /// - udev events: an sd path removed or a unit attention → fail/check at once;
 /// - the SCSI device state in sysfs (`device/state`), read every `state_poll_ms` (250):
 ///   the kernel sends no uevent when it sets a device offline or transport-offline, and a
@@ -27,23 +30,32 @@ public struct PathChange: Sendable, Codable, Equatable {
 ///   fails paths that stopped answering and reinstates paths that recovered.
 public actor PathMonitor {
     public let roots: HostRoots
+    let kernel: any KernelControl
     let dm: any DeviceMapperControl
+    let ownership: any MapOwnership
+    let workers: BlockingWorkers
+    /// Monotonic time (ns) the monitor's loops last made progress (the watchdog reads it).
+    public let heartbeat = Heartbeat()
     let logger: Logger
     let pollingInterval: Double
     let statePollMillis: Int
     let turTimeout: Int
     private var maps: [String: MonitoredMap] = [:]
     private var checkers: [String: PathChecker] = [:]        // key map/devnum
-    private var waiters: [String: Thread] = [:]
+    private var eventNumbers: [String: UInt32] = [:]
     private var changes: [PathChange] = []
     private var changeListeners: [UUID: AsyncStream<PathChange>.Continuation] = [:]
     private var udev: UdevMonitor?
     private var running = false
 
-    public init(roots: HostRoots = .live, dm: any DeviceMapperControl = LibDeviceMapper(), pollingInterval: Double = 10,
+    public init(roots: HostRoots = .live, kernel: (any KernelControl)? = nil, dm: any DeviceMapperControl = LibDeviceMapper(),
+                ownership: any MapOwnership, workers: BlockingWorkers, pollingInterval: Double = 10,
                 statePollMillis: Int = 250, turTimeoutSeconds: Int = 5, logger: Logger = Logger(label: "pathagent.monitor")) {
         self.roots = roots
+        self.kernel = kernel ?? KernelHost(roots: roots)
         self.dm = dm
+        self.ownership = ownership
+        self.workers = workers
         self.pollingInterval = pollingInterval
         self.statePollMillis = statePollMillis
         self.turTimeout = turTimeoutSeconds
@@ -66,9 +78,10 @@ public actor PathMonitor {
     /// Runs until the task is cancelled: starts the udev listener and the checker timer.
     public func run() async {
         // a fixture tree (--root) is read-only: never send dm messages or TURs for it
-        guard roots.isLive else { return }
+        guard kernel.acceptsWrites else { return }
         running = true
         refresh()
+        heartbeat.beat()
         if let m = try? UdevMonitor(source: .kernel, subsystems: ["block", "scsi"]) {
             udev = m
             Task { [weak self] in
@@ -77,15 +90,19 @@ public actor PathMonitor {
         } else {
             logger.warning("cannot listen to kernel uevents; relying on dm events and the TUR checker")
         }
-        let statePoll: Task<Void, Never>? = statePollMillis > 0 ? Task { [weak self, statePollMillis] in
+        let pollMillis = statePollMillis > 0 ? statePollMillis : 1000
+        let statePoll = Task { [weak self, statePollMillis] in
             while !Task.isCancelled {
-                try? await Task.sleep(nanoseconds: UInt64(statePollMillis) * 1_000_000)
-                guard let self, await self.pollDeviceStates() else { break }
+                try? await Task.sleep(nanoseconds: UInt64(pollMillis) * 1_000_000)
+                guard let self, await self.pollEvents() else { break }
+                if statePollMillis > 0 { guard await self.pollDeviceStates() else { break } }
+                self.heartbeat.beat()
             }
-        } : nil
-        defer { statePoll?.cancel() }
+        }
+        defer { statePoll.cancel() }
         while !Task.isCancelled {
             await checkAll()
+            heartbeat.beat()
             try? await Task.sleep(nanoseconds: UInt64(pollingInterval * 1e9))
             refresh()
         }
@@ -100,16 +117,18 @@ public actor PathMonitor {
         changeListeners = [:]
     }
 
-    /// Re-reads which maps exist (call after an attach or detach; also done every poll).
-    /// Reads only the dm devices and their slaves, not every SCSI path of the host: an
-    /// idle agent on a host with 1024 paths spent 14% of a CPU rescanning them every poll.
+    /// Re-reads which of the agent's maps exist (call after an attach or detach; also done
+    /// every poll). Reads only the dm devices and their slaves, not every SCSI path of the
+    /// host: an idle agent on a host with 1024 paths spent 14% of a CPU rescanning them
+    /// every poll. Maps the agent did not create are not looked at further.
     public func refresh() {
-        let sysfs = DiskSysfs(root: roots.sys)
-        let managed = TopologyScanner(sysfs: sysfs).scanMaps().filter { $0.uuid.hasPrefix("mpath-") }
+        let sysfs = kernel.sysfs
+        let owned = (try? ownership.ownedMaps()) ?? [:]
+        let managed = TopologyScanner(sysfs: sysfs).scanMaps().filter { !$0.uuid.isEmpty && owned[$0.name] == $0.uuid }
         let names = Set(managed.map(\.name))
         for gone in maps.keys where !names.contains(gone) {
             maps[gone] = nil
-            waiters[gone] = nil
+            eventNumbers[gone] = nil
             checkers = checkers.filter { !$0.key.hasPrefix(gone + "/") }
         }
         for m in managed {
@@ -117,39 +136,23 @@ public actor PathMonitor {
             for slave in m.slaves {
                 if let dev = sysfs.attribute("class/block/\(slave)/dev") { sdByDev[dev] = slave }
             }
+            if eventNumbers[m.name] == nil, let st = try? dm.info(m.name) { eventNumbers[m.name] = st.eventNumber }
             updateFromStatus(m.name, device: m.device, names: sdByDev, cause: "status")
-            if waiters[m.name] == nil { startEventWaiter(m.name) }
         }
     }
 
-    /// One thread per map blocks in DM_DEVICE_WAITEVENT and reports each event.
-    private func startEventWaiter(_ map: String) {
-        let dm = self.dm
-        let t = Thread { [weak self] in
-            var after: UInt32 = (try? dm.info(map))?.eventNumber ?? 0
-            while true {
-                guard let n = try? dm.waitEvent(map, after: after) else { break }  // map removed
-                after = n
-                guard let self else { break }
-                let done = DispatchSemaphore(value: 0)
-                let keep = Mutex(true)
-                Task {
-                    let k = await self.dmEvent(map)
-                    keep.withLock { $0 = k }
-                    done.signal()
-                }
-                done.wait()
-                if !keep.withLock({ $0 }) { break }
-            }
+    /// Reads each watched map's dm event counter; a map whose counter moved (the kernel
+    /// failed or reinstated a path, a table was loaded) has its status re-read now.
+    /// Returns false once stopped.
+    @discardableResult
+    public func pollEvents() -> Bool {
+        guard running else { return false }
+        for name in Array(maps.keys) {
+            guard let st = try? dm.info(name) else { continue }
+            if let last = eventNumbers[name], last == st.eventNumber { continue }
+            eventNumbers[name] = st.eventNumber
+            updateFromStatus(name, device: maps[name]?.device ?? "", names: [:], cause: "dm event (kernel failed or reinstated a path)")
         }
-        t.name = "dm-events \(map)"
-        waiters[map] = t
-        t.start()
-    }
-
-    private func dmEvent(_ map: String) -> Bool {
-        guard running, maps[map] != nil else { return false }
-        updateFromStatus(map, device: maps[map]?.device ?? "", names: [:], cause: "dm event (kernel failed or reinstated a path)")
         return true
     }
 
@@ -215,7 +218,7 @@ public actor PathMonitor {
     @discardableResult
     public func pollDeviceStates() -> Bool {
         guard running else { return false }
-        let sys = DiskSysfs(root: roots.sys)
+        let sys = kernel.sysfs
         for (name, m) in maps {
             for p in m.paths where p.dmState == "active" {
                 guard let sd = p.name, let dev = try? DeviceNumber(p.device),
@@ -247,14 +250,14 @@ public actor PathMonitor {
                 guard let dev = try? DeviceNumber(p.device) else { continue }
                 let key = "\(name)/\(p.device)"
                 var checker = checkers[key] ?? PathChecker(device: dev)
-                let node = p.name.map { roots.dev + "/" + $0 }
+                let pathName = p.name
                 let timeout = turTimeout
                 var step: PathChecker.Step = .retryNow
                 let dmState: DMStatus.PathState = p.dmState == "active" ? .active : .failed
                 var attempts = 0
                 while case .retryNow = step, attempts < 6 {
                     attempts += 1
-                    let result: TURResult = await Self.testUnitReady(node: node, timeout: timeout)
+                    let result: TURResult = await testUnitReady(name: pathName, timeout: timeout)
                     step = checker.record(result, dmState: dmState)
                 }
                 checkers[key] = checker
@@ -275,34 +278,27 @@ public actor PathMonitor {
         }
     }
 
-    /// TEST UNIT READY through SG_IO on the path's block node.
-    static func testUnitReady(node: String?, timeout: Int) async -> TURResult {
-        guard let node else { return .ioctlFailed(errno: 2) }
-        return await withCheckedContinuation { c in
-            DispatchQueue.global().async {
-                do {
-                    let t = try SGIOTransport(device: node, readOnly: true)
-                    let r = try t.send(SCSIRequest(cdb: [0, 0, 0, 0, 0, 0], timeoutSeconds: timeout))
-                    switch r.status {
-                    case 0: c.resume(returning: .good)
-                    case 2:
-                        let s = r.senseTriple
-                        c.resume(returning: .checkCondition(senseKey: s?.key ?? 0, asc: s?.asc ?? 0, ascq: s?.ascq ?? 0))
-                    case 0x08: c.resume(returning: .busy)
-                    case 0x18: c.resume(returning: .reservationConflict)
-                    case 0x28: c.resume(returning: .taskSetFull)
-                    default: c.resume(returning: .hostError(hostByte: 0x01))
-                    }
-                } catch let e as HostStorageError {
-                    switch e.code {
-                    case .timeout: c.resume(returning: .timeout)
-                    case .transport: c.resume(returning: .hostError(hostByte: 0x01))
-                    default: c.resume(returning: .ioctlFailed(errno: e.errno ?? 5))
-                    }
-                } catch {
-                    c.resume(returning: .ioctlFailed(errno: 5))
-                }
+    /// TEST UNIT READY through SG_IO on the path's block node, on the blocking pool.
+    func testUnitReady(name: String?, timeout: Int) async -> TURResult {
+        guard let name else { return .ioctlFailed(errno: 2) }
+        let kernel = self.kernel
+        return (try? await workers.run { () -> TURResult in
+            do {
+                let held = try kernel.openBlock(name)
+                defer { held.close() }
+                return held.testUnitReady(timeoutSeconds: timeout)
+            } catch let e as HostStorageError {
+                return .ioctlFailed(errno: e.errno ?? 5)
             }
-        }
+        }) ?? .ioctlFailed(errno: 5)
     }
+}
+
+/// The last time a loop made progress (monotonic ns); the systemd watchdog is fed only
+/// while it is recent.
+public final class Heartbeat: Sendable {
+    private let last = Mutex<UInt64>(MonotonicClock.nanos())
+    public init() {}
+    public func beat() { last.withLock { $0 = MonotonicClock.nanos() } }
+    public var ageSeconds: Double { Double(MonotonicClock.nanos() &- last.withLock { $0 }) / 1e9 }
 }

@@ -24,6 +24,9 @@ public struct AgentConfig: Sendable, Equatable {
     public var useMultipath = true
     public var pollingInterval = 10
     public var statePollMillis = 250
+    /// multipath.conf-syntax file whose `defaults`/`devices`/`overrides` change the
+    /// built-in Pure settings; nil = the built-in settings.
+    public var multipathConfigFile: String? = nil
     // [flasharray] (off unless cinder_conf and backend are both set)
     public var flashArrayCinderConf: String? = nil
     public var flashArrayBackend: String? = nil
@@ -159,6 +162,10 @@ public struct AgentConfig: Sendable, Equatable {
             let n = try int(v, 0...60000)
             guard n == 0 || n >= 50 else { throw OptionReason("\(n) is below 50 ms (use 0 to turn the state poll off)") }
             c.statePollMillis = n
+        },
+        ConfigOption("multipath.config", "path", "(none)",
+            "A file in multipath.conf syntax (defaults, devices, overrides sections) whose settings change the built-in Pure ones for the maps and paths the agent builds; read and checked at start (an error names its line). pathctl maps shows where each setting came from.") { c, v in
+            c.multipathConfigFile = v.isEmpty ? nil : try path(v)
         },
         ConfigOption("flasharray.cinder_conf", "path", "(none)",
             "cinder.conf holding the Pure backend stanza; with flasharray.backend it turns on the path-health reporter, which records each volume's path health on the array (host tags).") { c, v in

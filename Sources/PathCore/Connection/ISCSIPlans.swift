@@ -12,6 +12,7 @@ public struct ISCSINodeLogin: Hashable, Sendable, CustomStringConvertible {
     public var settings: [(name: String, value: String)] {
         var s: [(String, String)] = [("node.startup", "manual"), ("node.session.scan", "manual")]
         if let recovery = recoveryTimeout { s.append(("node.session.timeo.replacement_timeout", String(recovery))) }
+        if let login = loginTimeout { s.append(("node.conn[0].timeo.login_timeout", String(login))) }
         if let auth {
             s.append(("node.session.auth.authmethod", "CHAP"))
             s.append(("node.session.auth.username", auth.username))
@@ -26,16 +27,19 @@ public struct ISCSINodeLogin: Hashable, Sendable, CustomStringConvertible {
     /// Seconds before a failed session fails I/O up (Pure: fast_io_fail_tmo 10 becomes
     /// the iSCSI recovery timeout); nil leaves open-iscsi's default.
     public var recoveryTimeout: Int?
+    /// Seconds one login attempt may take (`iscsi.login_timeout`); nil leaves open-iscsi's default.
+    public var loginTimeout: Int?
 
-    public init(portal: ISCSIPortal, iqn: String, auth: CHAPCredentials?, recoveryTimeout: Int?) {
+    public init(portal: ISCSIPortal, iqn: String, auth: CHAPCredentials?, recoveryTimeout: Int?, loginTimeout: Int? = nil) {
         self.portal = portal
         self.iqn = iqn
         self.auth = auth
         self.recoveryTimeout = recoveryTimeout
+        self.loginTimeout = loginTimeout
     }
 
     public static func == (a: ISCSINodeLogin, b: ISCSINodeLogin) -> Bool {
-        a.portal == b.portal && a.iqn == b.iqn && a.auth == b.auth && a.recoveryTimeout == b.recoveryTimeout
+        a.portal == b.portal && a.iqn == b.iqn && a.auth == b.auth && a.recoveryTimeout == b.recoveryTimeout && a.loginTimeout == b.loginTimeout
     }
     public func hash(into h: inout Hasher) {
         h.combine(portal)
@@ -98,10 +102,13 @@ public struct ISCSIAttachOptions: Sendable {
     public var enforceMultipath: Bool
     /// See `ISCSINodeLogin.recoveryTimeout`.
     public var recoveryTimeout: Int?
-    public init(useMultipath: Bool = true, enforceMultipath: Bool = false, recoveryTimeout: Int? = 10) {
+    /// See `ISCSINodeLogin.loginTimeout`.
+    public var loginTimeout: Int?
+    public init(useMultipath: Bool = true, enforceMultipath: Bool = false, recoveryTimeout: Int? = 10, loginTimeout: Int? = nil) {
         self.useMultipath = useMultipath
         self.enforceMultipath = enforceMultipath
         self.recoveryTimeout = recoveryTimeout
+        self.loginTimeout = loginTimeout
     }
 }
 
@@ -128,7 +135,8 @@ public enum ISCSIPlanner {
             if let i = logins.firstIndex(where: { $0.portal == p.portal && $0.iqn == p.iqn }) {
                 index = i
             } else {
-                logins.append(ISCSINodeLogin(portal: p.portal, iqn: p.iqn, auth: spec.auth, recoveryTimeout: options.recoveryTimeout))
+                logins.append(ISCSINodeLogin(portal: p.portal, iqn: p.iqn, auth: spec.auth, recoveryTimeout: options.recoveryTimeout,
+                                             loginTimeout: options.loginTimeout))
                 index = logins.count - 1
             }
             // open-iscsi creates its one target per session as channel 0, target 0; we

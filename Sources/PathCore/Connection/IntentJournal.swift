@@ -22,6 +22,8 @@ public enum IntentStep: Hashable, Sendable, Codable {
     case mapRemoved(name: String)
     case devicesDeleted([HCTL])
     case loggedOut(sessionID: Int)
+    /// The attach learned the volume's WWN from its disks (properties without `wwn`).
+    case identified(wwn: WWN)
     /// The intent's work is done; it only needs to be marked finished.
     case completed
 }
@@ -32,7 +34,9 @@ public struct IntentRecord: Hashable, Sendable, Codable {
     public var id: String
     public var kind: IntentKind
     public var transport: TransportProtocol
-    public var volumeWWN: WWN
+    /// The volume's WWN; nil for an attach whose properties carry no `wwn` until its
+    /// disks identify it (an `identified` step).
+    public var volumeWWN: WWN?
     /// `ConnectionPropertiesHash.of(_:)` of the request's properties (secrets excluded).
     public var propertiesHash: String
     /// The (portal, iqn) pairs the intent touches (iSCSI); used to find its sessions.
@@ -40,7 +44,7 @@ public struct IntentRecord: Hashable, Sendable, Codable {
     public var steps: [IntentStep]
 
     public init(
-        id: String, kind: IntentKind, transport: TransportProtocol, volumeWWN: WWN, propertiesHash: String,
+        id: String, kind: IntentKind, transport: TransportProtocol, volumeWWN: WWN?, propertiesHash: String,
         iscsiTargets: [ISCSITargetRef] = [], steps: [IntentStep] = []
     ) {
         self.id = id
@@ -53,6 +57,11 @@ public struct IntentRecord: Hashable, Sendable, Codable {
     }
 
     public var isCompleted: Bool { steps.contains(.completed) }
+
+    /// The WWN given at the start or identified on the way.
+    public var wwn: WWN? {
+        volumeWWN ?? steps.lazy.compactMap { if case .identified(let w) = $0 { return w } else { return nil } }.first
+    }
 }
 
 public struct ISCSITargetRef: Hashable, Sendable, Codable {
@@ -132,10 +141,10 @@ public enum IntentReconciler {
                 out.append(IntentResolution(intentID: intent.id, outcome: .markFinished, steps: [], kept: []))
                 continue
             }
-            let wwn = intent.volumeWWN
+            let wwn = intent.wwn
             var steps: [DetachStep] = []
             var kept: [String] = []
-            let maps = kernel.maps.filter { $0.name == wwn.value || $0.uuid == "mpath-" + wwn.value }
+            let maps = wwn.map { w in kernel.maps.filter { $0.name == w.value || $0.uuid == "mpath-" + w.value } } ?? []
             var remove: [SCSIDeviceInfo] = []
             var sessionCandidates: [ISCSISessionInfo] = []
             let outcome: ReconcileOutcome
@@ -150,7 +159,7 @@ public enum IntentReconciler {
                     }
                     steps += [.failIfNoPath(map: m.name), .flushMap(map: m.name), .removeMap(map: m.name)]
                 }
-                remove = kernel.devices.filter { $0.wwn == wwn && !gone.contains($0.hctl) }
+                remove = wwn.map { w in kernel.devices.filter { $0.wwn == w && !gone.contains($0.hctl) } } ?? []
                 for t in intent.iscsiTargets {
                     sessionCandidates += kernel.sessions.filter { $0.matches(portal: t.portal, iqn: t.iqn) }
                 }
@@ -174,10 +183,14 @@ public enum IntentReconciler {
                         kept.append("device \(d.name ?? "?") (\(hctl)): existed before this attach")
                         continue
                     }
-                    switch d.wwn {
-                    case wwn?: remove.append(d)
-                    case let other?: kept.append("device \(d.name ?? "?") (\(hctl)): shows WWN \(other), not \(wwn)")
-                    case nil: kept.append("device \(d.name ?? "?") (\(hctl)): WWN unreadable; not removed unverified")
+                    switch (d.wwn, wwn) {
+                    case (let seen?, let w?) where seen == w: remove.append(d)
+                    case (let seen?, let w?): kept.append("device \(d.name ?? "?") (\(hctl)): shows WWN \(seen), not \(w)")
+                    case (_, nil):
+                        // the attach never learned its WWN: the disk its own scan made appear
+                        // goes (unless something holds it: checked when deleting)
+                        remove.append(d)
+                    case (nil, _?): kept.append("device \(d.name ?? "?") (\(hctl)): WWN unreadable; not removed unverified")
                     }
                 }
                 for case .loggedIn(let portal, let iqn, let sid, true) in intent.steps {

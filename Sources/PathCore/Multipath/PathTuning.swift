@@ -12,7 +12,11 @@ public enum PathTuning {
     }
 
     /// `current` reads an attribute (relative to the sysfs root) for the comparison.
-    public static func writes(for paths: [ScsiPath], settings s: MultipathSettings, current: (String) -> String?) -> [Write] {
+    /// `iscsiRecoveryTmo`, when given, is the agent's configured `iscsi.recovery_tmo`: it
+    /// wins over the profile's fast_io_fail_tmo for iSCSI sessions (the same value the
+    /// login set as `node.session.timeo.replacement_timeout`).
+    public static func writes(for paths: [ScsiPath], settings s: MultipathSettings, iscsiRecoveryTmo: Int? = nil,
+                              current: (String) -> String?) -> [Write] {
         var out: [Write] = []
         func want(_ file: String, _ value: String?, compare: (String) -> String = { $0 }) {
             guard let value else { return }
@@ -33,7 +37,7 @@ public enum PathTuning {
                 want("class/fc_remote_ports/\(fc.rport)/dev_loss_tmo", s.devLossTmo.value.map(String.init))
             }
             if let i = p.iscsi {
-                want("class/iscsi_session/\(i.session)/recovery_tmo", s.iscsiRecoveryTmo.value.map(String.init))
+                want("class/iscsi_session/\(i.session)/recovery_tmo", (iscsiRecoveryTmo ?? s.iscsiRecoveryTmo.value).map(String.init))
             }
         }
         return out
