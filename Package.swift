@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // seeded, shrinking randomized campaigns against the simulated host (tests only)
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // ---- C system libraries (only HostStorage imports these) ----
@@ -100,6 +102,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+
+        // ---- simulated host: the kernel and open-iscsi behind the HostStorage seams (test support) ----
+        .target(name: "SimulatedHost", dependencies: ["HostStorage", "PathCore"], path: "Tests/SimulatedHost"),
+        .testTarget(
+            name: "EngineSimTests",
+            dependencies: [
+                "SimulatedHost", "PathAgentCore", "PathAPI", "PathCore", "HostStorage",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
 
         // ---- tests ----

@@ -32,6 +32,21 @@ public struct DMDeviceState: Sendable, Equatable {
     public var readOnly: Bool
     public var targetCount: Int32
     public var deferredRemove: Bool
+    public init(name: String, uuid: String, major: UInt32, minor: UInt32, openCount: Int32, eventNumber: UInt32, suspended: Bool,
+                liveTable: Bool, inactiveTable: Bool, readOnly: Bool, targetCount: Int32, deferredRemove: Bool) {
+        self.name = name
+        self.uuid = uuid
+        self.major = major
+        self.minor = minor
+        self.openCount = openCount
+        self.eventNumber = eventNumber
+        self.suspended = suspended
+        self.liveTable = liveTable
+        self.inactiveTable = inactiveTable
+        self.readOnly = readOnly
+        self.targetCount = targetCount
+        self.deferredRemove = deferredRemove
+    }
     /// `dm-N`
     public var kernelName: String { "dm-\(minor)" }
     public var devNumber: String { "\(major):\(minor)" }

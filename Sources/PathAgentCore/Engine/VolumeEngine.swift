@@ -394,6 +394,17 @@ public final class VolumeEngine: Sendable {
         guard let target = expected ?? seen.first?.1 else {
             throw PathCoreError(.missing, "the new devices report no WWN (VPD 0x83): \(unreadable.joined(separator: "; "))")
         }
+        // a disk that was there before this attach and whose LUN the array re-mapped under
+        // it (the kernel's wwid, read when it appeared, differs from what the LUN answers
+        // now) is a stale disk: never used, never deleted, named
+        let stale = seen.filter { d, fresh in existing.contains(d.hctl) && d.wwn.flatMap({ try? WWN($0) }).map { $0 != fresh } ?? false }
+        if !stale.isEmpty {
+            let list = stale.map { d, fresh in "\(d.device ?? "?") (\(d.hctl)) appeared as \(d.wwn ?? "?") and now answers as \(fresh)" }
+            throw PathCoreError(
+                .conflict, "stale disk(s) at the volume's address: \(list.joined(separator: "; ")); left untouched, nothing was attached",
+                detail: "the array re-mapped the LUN while this host kept its disk; detach the old volume, or delete the disk after checking nothing uses it",
+                key: "wwn")
+        }
         let wrong = seen.filter { $0.1 != target }
         if !wrong.isEmpty {
             var said: [String] = []
@@ -413,6 +424,16 @@ public final class VolumeEngine: Sendable {
                 }
             }
             throw PathCoreError(.conflict, "WWN mismatch: expected \(target), but \(said.joined(separator: "; ")); nothing was attached", key: "wwn")
+        }
+        // a disk that shows the volume's WWN but is held by another map (a stale disk of
+        // another volume whose LUN the array re-mapped) is refused, never shared
+        let ownMap = try? dm.info(target.value)
+        for (d, _) in seen {
+            guard let name = d.device else { continue }
+            let others = kernel.holders(name).filter { $0 != ownMap?.kernelName }
+            if let h = others.first {
+                throw PathCoreError(.conflict, "\(name) (\(d.hctl)) shows \(target) but is held by \(h) (another map: a stale disk of a re-mapped LUN?); nothing was attached", key: "wwn")
+            }
         }
         let good = seen.map(\.0)
         guard !good.isEmpty else {

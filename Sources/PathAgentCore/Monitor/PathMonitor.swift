@@ -109,6 +109,10 @@ public actor PathMonitor {
         stop()
     }
 
+    /// Lets a test drive the loops' steps (`pollEvents`, `pollDeviceStates`, `checkAll`)
+    /// by hand, as `run()` would.
+    func startForTests() { running = true }
+
     public func stop() {
         running = false
         udev?.stop()

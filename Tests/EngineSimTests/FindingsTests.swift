@@ -1,0 +1,191 @@
+import Foundation
+import HostStorage
+import PathAPI
+@testable import PathAgentCore
+import PathCore
+import SimulatedHost
+import Testing
+
+/// Each defect found when the engine was read as an adversary, as a test against the
+/// simulated host (the real engine and monitor; only the kernel seams are simulated).
+@Suite("Engine exactness on the simulated host")
+struct FindingsTests {
+    func vol(_ w: World, _ name: String) -> SimVolume { w.volumes.first { $0.name == name }! }
+
+    @Test func attachesAndDetachesBothTransportsExactly() async throws {
+        let w = try World()
+        for name in ["A1", "B1", "C1", "D1"] {
+            let v = vol(w, name)
+            let r = try await w.connect(v)
+            #expect(r.deviceInfo.scsiWWN == v.wwn.value)
+            #expect(r.paths.count == 2, "\(name): \(r.paths)")
+            #expect(w.remains(of: v.wwn).map)
+        }
+        for name in ["A1", "B1", "C1", "D1"] {
+            let v = vol(w, name)
+            let d = try await w.disconnect(v)
+            #expect(d.ignoredErrors.isEmpty)
+            let left = w.remains(of: v.wwn)
+            #expect(left.disks.isEmpty && !left.map, "\(name) left \(left)")
+        }
+        #expect(try w.journal.unfinished().isEmpty)
+        // the agent's iSCSI sessions are gone; the foreign one is not
+        let sessions = w.sim.read { $0.sessions.values.map(\.iqn) }
+        #expect(sessions == [World.iqnOther])
+    }
+
+    /// Finding 1 (FC): two arrays give this host LUN 1. Attaching array D's LUN 1 must not
+    /// touch array C's LUN 1 disks that are in use, whatever their WWN.
+    @Test func fcAttachNeverDeletesAnotherArraysDiskAtTheSameLUN() async throws {
+        let w = try World()
+        let c1 = vol(w, "C1"), d1 = vol(w, "D1")
+        _ = try await w.connect(c1)
+        let before = w.remains(of: c1.wwn)
+        let r = try await w.connect(d1)
+        #expect(r.deviceInfo.scsiWWN == d1.wwn.value)
+        #expect(w.remains(of: c1.wwn).disks == before.disks)
+        let deleted = w.sim.read { $0.effects.compactMap { if case .deletedDisk(_, _, let ww) = $0 { return ww } else { return nil } } }
+        #expect(deleted.isEmpty, "deleted: \(deleted)")
+    }
+
+    /// Finding 1 (iSCSI): a stale disk sits at the LUN of a reused session (the array
+    /// re-mapped LUN 3 to another volume while the host kept its disks, one of them held).
+    /// The attach fails naming the disk and leaves it exactly as it is.
+    @Test func attachLeavesAStaleDiskAtAReusedLUNAndNamesIt() async throws {
+        let w = try World()
+        let a3 = vol(w, "A3")
+        _ = try await w.connect(vol(w, "A1"))  // the session exists, so the next attach reuses it
+        let newVolume = World.pureWWN(0, 99)
+        // a disk of a volume attached by some other means, then the array re-maps LUN 3
+        w.sim.mutate { s in
+            for sid in s.sessions.keys where s.sessions[sid]!.iqn == World.iqnA {
+                s.foreignScan(host: s.sessions[sid]!.host, lun: 3)
+            }
+            for k in s.disks.keys where k.lun == 3 { s.disks[k]!.mounted = "/srv/data" }
+            s.remapLUN(iqn: World.iqnA, lun: 3, to: SimLUN(wwn: newVolume, sizeSectors: 2_097_152))
+        }
+        let b = a3.withWWN(newVolume)
+        // the stale disks' sysfs wwid still says A3; the attach of the new volume must not
+        // take or remove them
+        await #expect(throws: PathCoreError.self) { _ = try await w.connect(b) }
+        let stale = w.sim.read { $0.disks.values.filter { $0.hctl.lun == 3 }.count }
+        #expect(stale == 2)
+        let deleted = w.sim.read { $0.effects.filter { if case .deletedDisk = $0 { return true } else { return false } } }
+        #expect(deleted.isEmpty)
+        // and attaching A3 again gets no disk that now shows another volume
+        await #expect(throws: PathCoreError.self) { _ = try await w.connect(a3) }
+    }
+
+    /// Finding 2: the monitor never messages, reloads or even watches a map it did not
+    /// create (multipathd's map over a non-Pure disk), while it does watch its own.
+    @Test func monitorLeavesForeignMapsAlone() async throws {
+        let w = try World()
+        let a1 = vol(w, "A1")
+        _ = try await w.connect(a1)
+        // the foreign map's only path and one of A1's paths go offline
+        w.sim.mutate { s in
+            for k in s.disks.keys { s.disks[k]!.state = "offline" }
+        }
+        await w.monitor.refresh()
+        let names = await w.monitor.snapshot().map(\.name)
+        #expect(names == [a1.wwn.value])
+        // drive the monitor's loops by hand
+        await w.monitor.startForTests()
+        _ = await w.monitor.pollEvents()
+        _ = await w.monitor.pollDeviceStates()
+        await w.monitor.checkAll()
+        let touched = w.sim.read { s in
+            s.effects.compactMap { e -> String? in
+                switch e {
+                case .mapMessaged(let m, _), .mapReloaded(let m), .mapRemoved(let m, _): return m
+                default: return nil
+                }
+            }
+        }
+        #expect(!touched.contains(w.foreignMapName))
+        #expect(touched.contains(a1.wwn.value), "the agent's own map had its offline paths failed")
+    }
+
+    /// Finding 3: a delete re-reads the WWN through the held device, not the cached sysfs
+    /// wwid: a disk whose LUN now presents another volume is refused.
+    @Test func deleteRechecksTheWWNThroughTheHeldDevice() async throws {
+        let w = try World()
+        let a2 = vol(w, "A2")
+        _ = try await w.connect(a2)
+        let disk = w.sim.read { $0.disks.values.first { $0.cachedWWN == a2.wwn }! }
+        w.sim.mutate { $0.remapLUN(iqn: World.iqnA, lun: 2, to: SimLUN(wwn: World.pureWWN(0, 77), sizeSectors: 2_097_152)) }
+        let k = w.sim.kernel
+        #expect(throws: HostStorageError.self) { try k.deleteDisk(name: disk.name, hctl: disk.hctl, expected: a2.wwn) }
+        #expect(w.sim.read { $0.disks[disk.hctl] != nil })
+        // and one that cannot be opened is not deleted blind
+        #expect(throws: HostStorageError.self) { try k.deleteDisk(name: "sdzz", hctl: disk.hctl, expected: nil) }
+    }
+
+    /// Finding 4: check_valid_device opens only a volume's block device.
+    @Test func checkValidDeviceRefusesCharacterDevicesAndStrangers() async throws {
+        let w = try World()
+        let a1 = vol(w, "A1")
+        let r = try await w.connect(a1)
+        #expect(try await w.engine.checkValidDevice(CheckValidDeviceRequest(path: r.deviceInfo.path)).valid)
+        let dog = try await w.engine.checkValidDevice(CheckValidDeviceRequest(path: "/dev/watchdog"))
+        #expect(!dog.valid)
+        #expect(dog.reason?.contains("not a block device") == true)
+        // the foreign non-Pure disk is a volume's disk (it has a WWN); a name that is no
+        // volume's device is refused without being opened
+        let none = try await w.engine.checkValidDevice(CheckValidDeviceRequest(path: "/dev/sdzz"))
+        #expect(!none.valid)
+    }
+
+    /// Finding 8: attaches without `wwn` and FC attaches are journaled: killed mid-attach,
+    /// the next start rolls them back and nothing is left.
+    @Test(arguments: ["A1", "C1"]) func killedMidAttachIsRolledBack(name: String) async throws {
+        for k in 1...8 {
+            let w = try World()
+            let v = vol(w, name)
+            let snap = SnapshotBox()
+            w.sim.crash(afterWrites: k) { snap.path = w.snapshotJournal() }
+            let ok = (try? await w.connect(v, withoutWWN: name == "A1")) != nil
+            guard !ok else { continue }  // finished before the k-th write
+            let resolutions = try await w.restart(journalSnapshot: snap.path)
+            #expect(!resolutions.isEmpty, "k=\(k): the attach was journaled")
+            let left = w.remains(of: v.wwn)
+            #expect(left.disks.isEmpty && !left.map, "k=\(k): \(left)")
+            #expect(try w.journal.unfinished().isEmpty)
+            let loggedOutForeign = w.sim.read { $0.sessions.values.contains { $0.iqn == World.iqnOther } }
+            #expect(loggedOutForeign)
+        }
+    }
+
+    /// Finding 9: under ignore_errors a step that failed is reported, never listed as
+    /// done, and a removal that times out is reported instead of thrown.
+    @Test func ignoreErrorsAnswersOnlyWhatWasDone() async throws {
+        let w = try World()
+        let a1 = vol(w, "A1")
+        _ = try await w.connect(a1)
+        // an md array above one path: its delete is refused
+        w.sim.mutate { s in
+            let k = s.disks.keys.first { s.disks[$0]!.cachedWWN == a1.wwn }!
+            s.disks[k]!.extraHolder = "md0"
+        }
+        let r = try await w.disconnect(a1, force: true, ignoreErrors: true)
+        #expect(r.removedDevices.count == 1, "\(r.removedDevices)")
+        #expect(!r.ignoredErrors.isEmpty)
+        #expect(w.remains(of: a1.wwn).disks.count == 1)
+    }
+
+    /// An existing map of the volume that multipathd made is not reloaded by an attach.
+    @Test func attachDoesNotReloadAForeignMapOfTheVolume() async throws {
+        let w = try World()
+        let a1 = vol(w, "A1")
+        _ = try await w.connect(a1)
+        // forget the claim, as if multipathd had made the map
+        try w.journal.release(map: a1.wwn.value)
+        await #expect(throws: PathCoreError.self) { _ = try await w.connect(a1) }
+        let reloaded = w.sim.read { $0.effects.contains(.mapReloaded(a1.wwn.value)) }
+        #expect(!reloaded)
+    }
+}
+
+final class SnapshotBox: @unchecked Sendable {
+    var path: String? = nil
+}

@@ -1,0 +1,522 @@
+import Foundation
+import HostStorage
+import PathCore
+import Synchronization
+
+extension SimState {
+    /// Called before every kernel-changing call of the agent: counts down to a simulated
+    /// crash; once crashed every call throws (the process is dead).
+    mutating func agentCall() throws {
+        if crashed { throw SimCrash() }
+    }
+
+    /// Called after a kernel-changing call took effect.
+    mutating func agentCallDone() throws {
+        guard crashCountdown > 0 else { return }
+        crashCountdown -= 1
+        if crashCountdown == 0 {
+            crashed = true
+            onCrash?()
+            onCrash = nil
+            throw SimCrash()
+        }
+    }
+}
+
+extension SimHost {
+    /// A kernel-changing call of the agent: dead after a crash, counted toward the next.
+    func agentWrite<T>(_ body: (inout SimState) throws -> T) throws -> T {
+        try mutate { s in
+            try s.agentCall()
+            let r = try body(&s)
+            s.version += 1
+            try s.agentCallDone()
+            return r
+        }
+    }
+}
+
+// MARK: - sysfs
+
+/// The sysfs tree rendered from the model (cached until the model changes).
+struct SimSysfsTree: Sendable {
+    var attrs: [String: String] = [:]
+    var dirs: [String: Set<String>] = [:]
+    var links: [String: String] = [:]
+    var binaries: [String: [UInt8]] = [:]
+
+    /// Adds `entry` to `path` and every ancestor to its parent.
+    mutating func dir(_ path: String, _ entry: String) {
+        var p = path
+        var e = entry
+        while true {
+            let (inserted, _) = dirs[p, default: []].insert(e)
+            guard inserted, !p.isEmpty, p.contains("/") || !p.isEmpty else { return }
+            let parent = SysfsPath.parent(p)
+            e = SysfsPath.basename(p)
+            if parent == p { return }
+            p = parent
+            if p.isEmpty { dirs[p, default: []].insert(e); return }
+        }
+    }
+    mutating func attr(_ path: String, _ value: String) {
+        attrs[path] = value
+        let parent = SysfsPath.parent(path)
+        dir(parent, SysfsPath.basename(path))
+    }
+    mutating func link(_ path: String, to target: String) {
+        links[path] = target
+        dir(SysfsPath.parent(path), SysfsPath.basename(path))
+    }
+
+    static func render(_ s: SimState) -> SimSysfsTree {
+        var t = SimSysfsTree()
+        for (sid, ss) in s.sessions {
+            let dev = "devices/platform/host\(ss.host)/session\(sid)"
+            t.link("class/iscsi_session/session\(sid)", to: "/sys/\(dev)/iscsi_session/session\(sid)")
+            let b = "class/iscsi_session/session\(sid)"
+            t.attr("\(b)/targetname", ss.iqn)
+            t.attr("\(b)/state", ss.state)
+            t.attr("\(b)/recovery_tmo", "\(ss.recoveryTmo)")
+            t.attr("\(b)/tpgt", "1")
+            let c = "class/iscsi_connection/connection\(sid):0"
+            t.link(c, to: "/sys/\(dev)/connection\(sid):0/iscsi_connection/connection\(sid):0")
+            t.attr("\(c)/persistent_address", ss.portal.host)
+            t.attr("\(c)/persistent_port", "\(ss.portal.port)")
+            t.dir("class/scsi_host", "host\(ss.host)")
+        }
+        for (h, kind) in s.scsiHosts where kind.hasPrefix("fc:") {
+            let b = "class/fc_host/host\(h)"
+            t.link(b, to: "/sys/devices/pci0000:00/host\(h)/fc_host/host\(h)")
+            t.attr("\(b)/port_name", "0x" + kind.dropFirst(3))
+            t.attr("\(b)/node_name", "0x" + kind.dropFirst(3))
+            t.attr("\(b)/port_state", "Online")
+            t.dir("class/scsi_host", "host\(h)")
+        }
+        for r in s.rports {
+            let b = "class/fc_remote_ports/\(r.name)"
+            t.link(b, to: "/sys/devices/pci0000:00/host\(r.host)/\(r.name)/fc_remote_ports/\(r.name)")
+            t.attr("\(b)/port_name", "0x" + r.wwpn.value)
+            t.attr("\(b)/node_name", "0x" + r.wwpn.value)
+            t.attr("\(b)/roles", "FCP Target")
+            t.attr("\(b)/port_state", r.state)
+            t.attr("\(b)/scsi_target_id", "\(r.targetID)")
+            t.attr("\(b)/fast_io_fail_tmo", "off")
+            t.attr("\(b)/dev_loss_tmo", "60")
+        }
+        for (hctl, d) in s.disks {
+            let dev = devicePath(s, hctl)
+            t.link("bus/scsi/devices/\(hctl)", to: "/sys/\(dev)")
+            t.attr("\(dev)/state", d.state)
+            t.attr("\(dev)/vendor", d.vendor)
+            t.attr("\(dev)/model", d.model)
+            t.attr("\(dev)/rev", "6.1")
+            t.attr("\(dev)/type", "0")
+            t.attr("\(dev)/wwid", "naa." + d.cachedWWN.designatorHex)
+            t.attr("\(dev)/timeout", d.attrs["timeout"] ?? "30")
+            t.binaries["\(dev)/vpd_pg83"] = SimVPD.page83(d.cachedWWN)
+            t.dir(dev, "vpd_pg83")
+            let blk = "\(dev)/block/\(d.name)"
+            t.attr("\(blk)/dev", d.devNumber)
+            t.attr("\(blk)/size", "\(d.sizeSectors)")
+            t.link("\(blk)/device", to: "/sys/\(dev)")
+            t.dir("\(blk)/holders", ".")
+            t.dirs["\(blk)/holders"] = Set(s.holders(of: d))
+            t.link("block/\(d.name)", to: "/sys/\(blk)")
+            t.link("class/block/\(d.name)", to: "/sys/\(blk)")
+        }
+        for m in s.maps.values {
+            let b = "devices/virtual/block/dm-\(m.minor)"
+            t.link("class/block/dm-\(m.minor)", to: "/sys/\(b)")
+            t.link("block/dm-\(m.minor)", to: "/sys/\(b)")
+            t.attr("\(b)/dev", m.devNumber)
+            t.attr("\(b)/size", "\(m.table.length)")
+            t.attr("\(b)/dm/name", m.name)
+            t.attr("\(b)/dm/uuid", m.uuid)
+            t.attr("\(b)/dm/suspended", "0")
+            let slaves = m.table.groups.flatMap(\.paths).compactMap { p in s.disks.values.first { $0.devNumber == p.device.description }?.name }
+            t.dirs["\(b)/slaves"] = Set(slaves)
+            t.dir(b, "slaves")
+            t.dirs["\(b)/holders"] = []
+        }
+        return t
+    }
+
+    static func devicePath(_ s: SimState, _ hctl: HCTL) -> String {
+        if let ss = s.sessions.values.first(where: { $0.host == hctl.host }) {
+            return "devices/platform/host\(hctl.host)/session\(ss.sid)/target\(hctl.host):0:0/\(hctl)"
+        }
+        if let r = s.rports.first(where: { $0.host == hctl.host && $0.targetID == hctl.target }) {
+            return "devices/pci0000:00/host\(hctl.host)/\(r.name)/target\(hctl.host):0:\(hctl.target)/\(hctl)"
+        }
+        return "devices/platform/host\(hctl.host)/target\(hctl.host):\(hctl.channel):\(hctl.target)/\(hctl)"
+    }
+
+    /// Resolves every symlink component of a tree-relative path.
+    func resolve(_ path: String) -> String {
+        var parts = path.split(separator: "/").map(String.init)
+        var i = 0
+        var guardCount = 0
+        while i < parts.count && guardCount < 64 {
+            let prefix = parts[0...i].joined(separator: "/")
+            if let target = links[prefix] {
+                let resolved = SysfsPath.resolve(target, relativeTo: SysfsPath.parent(prefix))
+                parts = resolved.split(separator: "/").map(String.init) + parts[(i + 1)...]
+                i = 0
+                guardCount += 1
+                continue
+            }
+            i += 1
+        }
+        return parts.joined(separator: "/")
+    }
+}
+
+public struct SimSysfs: SysfsSource {
+    let host: SimHost
+    func tree() -> SimSysfsTree {
+        host.state.withLock { s in
+            if let t = s.rendered { return t }
+            let t = SimSysfsTree.render(s)
+            s.rendered = t
+            return t
+        }
+    }
+    public func attribute(_ path: String) -> String? {
+        let t = tree()
+        return t.attrs[path] ?? t.attrs[t.resolve(path)]
+    }
+    public func entries(_ path: String) -> [String] {
+        let t = tree()
+        return (t.dirs[path] ?? t.dirs[t.resolve(path)] ?? []).filter { $0 != "." }.sorted()
+    }
+    public func link(_ path: String) -> String? { tree().links[path] }
+    public func binary(_ path: String) -> [UInt8]? {
+        let t = tree()
+        return t.binaries[path] ?? t.binaries[t.resolve(path)]
+    }
+}
+
+// MARK: - KernelControl
+
+public struct SimKernel: KernelControl {
+    let host: SimHost
+    public var sysfs: any SysfsSource { SimSysfs(host: host) }
+    public var acceptsWrites: Bool { true }
+
+    public func write(_ rel: String, _ value: String) throws {
+        let t = SimSysfs(host: host).tree()
+        let path = t.resolve(rel)
+        try host.agentWrite { s in
+            let parts = path.split(separator: "/").map(String.init)
+            if parts.count == 4, parts[0] == "class", parts[1] == "scsi_host", parts[3] == "scan", parts[2].hasPrefix("host"),
+                let h = Int(parts[2].dropFirst(4)) {
+                try s.scan(host: h, line: value)
+                return
+            }
+            if let last = parts.last, parts.count >= 2, let hctl = try? HCTL(parts[parts.count - 2]), s.disks[hctl] != nil {
+                switch last {
+                case "delete":
+                    let d = s.disks[hctl]!
+                    s.effects.append(.deletedDisk(hctl, name: d.name, wwn: SimVPD.truth(s, hctl) ?? d.cachedWWN))
+                    s.removeDisk(hctl)
+                    return
+                case "rescan":
+                    if let l = s.lunBehind(host: hctl.host, channel: hctl.channel, target: hctl.target, lun: hctl.lun) {
+                        s.disks[hctl]!.sizeSectors = l.sizeSectors
+                        s.disks[hctl]!.cachedWWN = l.wwn
+                    }
+                    return
+                case "state":
+                    s.disks[hctl]!.state = value
+                    return
+                default:
+                    s.disks[hctl]!.attrs[last] = value
+                    s.effects.append(.attributeWritten(rel, value))
+                    return
+                }
+            }
+            if parts.count >= 4, parts[0] == "class", parts[1] == "iscsi_session", parts[3] == "recovery_tmo",
+                let sid = Int(parts[2].dropFirst("session".count)), s.sessions[sid] != nil {
+                s.sessions[sid]!.recoveryTmo = Int(value) ?? 120
+                return
+            }
+            // queue settings, rport timeouts: accepted and logged
+            s.effects.append(.attributeWritten(rel, value))
+        }
+    }
+
+    public func openBlock(_ name: String) throws -> any HeldBlockDevice {
+        try host.mutate { s in
+            try s.agentCall()
+            if let k = s.disks.first(where: { $0.value.name == name })?.key {
+                s.disks[k]!.heldByAgent += 1
+                return SimHeldDevice(host: host, name: name, devNumber: s.disks[k]!.devNumber, hctl: k, map: nil)
+            }
+            if let m = s.maps.values.first(where: { "dm-\($0.minor)" == name }) {
+                return SimHeldDevice(host: host, name: name, devNumber: m.devNumber, hctl: nil, map: m.name)
+            }
+            if s.charDevices.contains(name) {
+                throw HostStorageError(.invalidArgument, "/dev/\(name) is not a block device; refusing to open it")
+            }
+            throw HostStorageError(.notFound, "no such device: /dev/\(name)")
+        }
+    }
+
+    public func deviceName(ofPath path: String) throws -> String {
+        let name = String(path.dropFirst("/dev/".count))
+        return try host.read { s in
+            if s.disks.values.contains(where: { $0.name == name }) || s.maps.values.contains(where: { "dm-\($0.minor)" == name }) {
+                return name
+            }
+            if s.charDevices.contains(name) { throw HostStorageError(.invalidArgument, "\(path) is not a block device; not opened") }
+            throw HostStorageError(.notFound, "cannot resolve \(path)")
+        }
+    }
+
+    public func mountPoints(devNumber: String) -> [String] {
+        host.read { s in s.disks.values.filter { $0.devNumber == devNumber }.compactMap(\.mounted) }
+    }
+
+    public func exists(dev name: String) -> Bool {
+        host.read { s in s.disks.values.contains { $0.name == name } || s.maps.values.contains { "dm-\($0.minor)" == name } }
+    }
+
+    public func watchEvents(subsystems: [String], _ onEvent: @escaping @Sendable () -> Void) -> (any KernelEventWatch)? {
+        let id = host.state.withLock { s -> Int in
+            s.nextWatcher += 1
+            s.watchers[s.nextWatcher] = onEvent
+            return s.nextWatcher
+        }
+        // the kernel delivers scans' results a little later: a watcher makes pending
+        // appearances happen on its own thread, as uevents would arrive
+        let settler = Task.detached { [host] in
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: 200_000)
+                if host.read({ !$0.pending.isEmpty }) { host.settle() }
+            }
+        }
+        return SimWatch(host: host, id: id, settler: settler)
+    }
+}
+
+struct SimWatch: KernelEventWatch {
+    let host: SimHost
+    let id: Int
+    let settler: Task<Void, Never>
+    func stop() {
+        settler.cancel()
+        _ = host.state.withLock { $0.watchers.removeValue(forKey: id) }
+    }
+}
+
+final class SimHeldDevice: HeldBlockDevice {
+    let host: SimHost
+    let name: String
+    let devNumber: String
+    let hctl: HCTL?
+    let map: String?
+    let closed = Mutex(false)
+    init(host: SimHost, name: String, devNumber: String, hctl: HCTL?, map: String?) {
+        self.host = host
+        self.name = name
+        self.devNumber = devNumber
+        self.hctl = hctl
+        self.map = map
+    }
+    deinit { close() }
+
+    func deviceIdentification() throws -> [UInt8] {
+        try host.read { s in
+            if s.crashed { throw SimCrash() }
+            guard let hctl, s.disks[hctl]?.devNumber == devNumber else { throw HostStorageError(.notFound, "\(name) is gone") }
+            guard s.reachable(hctl), let w = SimVPD.truth(s, hctl) else {
+                throw HostStorageError(.transport, "transport error on /dev/\(name): DID_NO_CONNECT")
+            }
+            return SimVPD.page83(w)
+        }
+    }
+    func flush() throws {
+        try host.read { s in if s.crashed { throw SimCrash() } }
+    }
+    func readFirstBlock(bytes: Int) throws {
+        try host.read { s in
+            if s.crashed { throw SimCrash() }
+            if let hctl {
+                guard s.reachable(hctl) else { throw HostStorageError(.io, "cannot read /dev/\(name): I/O error") }
+                return
+            }
+            if let map, let m = s.maps[map] {
+                guard m.pathStates.values.contains(true) else { throw HostStorageError(.io, "cannot read /dev/\(name): I/O error") }
+            }
+        }
+    }
+    func testUnitReady(timeoutSeconds: Int) -> TURResult {
+        host.read { s in
+            guard let hctl, s.disks[hctl] != nil else { return .ioctlFailed(errno: 6) }
+            return s.reachable(hctl) ? .good : .hostError(hostByte: 0x01)
+        }
+    }
+    func close() {
+        let was = closed.withLock { c -> Bool in
+            defer { c = true }
+            return c
+        }
+        guard !was, let hctl else { return }
+        host.mutate { s in
+            if s.disks[hctl] != nil { s.disks[hctl]!.heldByAgent = max(0, s.disks[hctl]!.heldByAgent - 1) }
+        }
+    }
+}
+
+enum SimVPD {
+    /// What the array presents at the disk's address now.
+    static func truth(_ s: SimState, _ hctl: HCTL) -> WWN? {
+        s.lunBehind(host: hctl.host, channel: hctl.channel, target: hctl.target, lun: hctl.lun)?.wwn
+    }
+
+    /// VPD 0x83 with one NAA logical-unit designator.
+    static func page83(_ w: WWN) -> [UInt8] {
+        let hex = Array(w.designatorHex)
+        var naa: [UInt8] = []
+        var i = 0
+        while i + 1 < hex.count {
+            naa.append(UInt8(String(hex[i...i + 1]), radix: 16)!)
+            i += 2
+        }
+        let desc: [UInt8] = [0x01, 0x03, 0x00, UInt8(naa.count)] + naa
+        return [0x00, 0x83, 0x00, UInt8(desc.count)] + desc
+    }
+}
+
+// MARK: - open-iscsi
+
+public struct SimISCSIAdmin: ISCSIAdmin {
+    let host: SimHost
+    public func prepareNode(_ login: ISCSINodeLogin) throws {
+        try host.agentWrite { s in _ = s.nodes.insert("\(login.iqn) \(login.portal.argument)") }
+    }
+    public func login(portal: ISCSIPortal, iqn: String) throws {
+        try host.agentWrite { s in
+            let sid = try s.login(iqn: iqn, portal: portal, foreign: false)
+            s.effects.append(.loggedIn(sid: sid, iqn: iqn, portal: portal.argument))
+        }
+    }
+    public func logout(portal: ISCSIPortal, iqn: String) throws {
+        try host.agentWrite { s in s.logout(iqn: iqn, portal: portal) }
+    }
+    public func deleteNode(portal: ISCSIPortal, iqn: String) throws {
+        try host.agentWrite { s in _ = s.nodes.remove("\(iqn) \(portal.argument)") }
+    }
+}
+
+// MARK: - device-mapper
+
+public struct SimDM: DeviceMapperControl {
+    let host: SimHost
+
+    public func list() throws -> [(name: String, devNumber: String)] {
+        host.read { s in s.maps.values.map { ($0.name, $0.devNumber) } }
+    }
+    public func info(_ name: String) throws -> DMDeviceState? {
+        host.read { s in
+            s.maps[name].map { m in
+                DMDeviceState(name: m.name, uuid: m.uuid, major: 253, minor: m.minor, openCount: m.openCount, eventNumber: m.eventNumber,
+                              suspended: false, liveTable: true, inactiveTable: false, readOnly: false, targetCount: 1,
+                              deferredRemove: m.deferredRemove)
+            }
+        }
+    }
+    public func table(_ name: String) throws -> [DMTargetLine] {
+        try host.read { s in
+            guard let m = s.maps[name] else { throw HostStorageError(.notFound, "no map \(name)") }
+            return [DMTargetLine(start: 0, length: m.table.length, type: "multipath", params: try m.table.renderedParams())]
+        }
+    }
+    public func status(_ name: String) throws -> [DMTargetLine] {
+        try host.read { s in
+            guard let m = s.maps[name] else { throw HostStorageError(.notFound, "no map \(name)") }
+            var p = "2 0 0 0 \(m.table.groups.count) 1"
+            for g in m.table.groups {
+                p += " A 0 \(g.paths.count) 1"
+                for path in g.paths {
+                    let dev = path.device.description
+                    p += " \(dev) \(m.pathStates[dev] == true ? "A" : "F") \(m.failCounts[dev] ?? 0) 0"
+                }
+            }
+            return [DMTargetLine(start: 0, length: m.table.length, type: "multipath", params: p)]
+        }
+    }
+    public func create(_ name: String, uuid: String, targets: [DMTargetLine], readOnly: Bool) throws {
+        try host.agentWrite { s in
+            guard s.maps[name] == nil else { throw HostStorageError(.busy, "map \(name) exists") }
+            guard let t = targets.first else { throw HostStorageError(.invalidArgument, "no table") }
+            let table = try DMTable.parse(params: t.params, start: t.start, length: t.length)
+            var states: [String: Bool] = [:]
+            for p in table.groups.flatMap(\.paths) {
+                guard let d = s.disks.values.first(where: { $0.devNumber == p.device.description }) else {
+                    throw HostStorageError(.deviceMapper, "table refers to \(p.device), which does not exist")
+                }
+                states[p.device.description] = s.reachable(d.hctl)
+            }
+            s.maps[name] = SimMap(name: name, uuid: uuid, minor: s.nextMapMinor, table: table, pathStates: states, foreign: false)
+            s.nextMapMinor += 1
+            s.effects.append(.mapCreated(name))
+        }
+    }
+    public func reload(_ name: String, targets: [DMTargetLine]) throws {
+        try host.agentWrite { s in
+            guard var m = s.maps[name], let t = targets.first else { throw HostStorageError(.notFound, "no map \(name)") }
+            m.table = try DMTable.parse(params: t.params, start: t.start, length: t.length)
+            for p in m.table.groups.flatMap(\.paths) where m.pathStates[p.device.description] == nil {
+                m.pathStates[p.device.description] = true
+            }
+            m.eventNumber += 1
+            s.maps[name] = m
+            s.effects.append(.mapReloaded(name))
+        }
+    }
+    public func suspend(_ name: String, flush: Bool) throws { try host.agentWrite { _ in } }
+    public func resume(_ name: String) throws { try host.agentWrite { _ in } }
+    public func remove(_ name: String, deferred: Bool) throws {
+        try host.agentWrite { s in
+            guard let m = s.maps[name] else { return }
+            if m.openCount > 0 {
+                guard deferred else { throw HostStorageError(.busy, "map \(name) is open (\(m.openCount))") }
+                s.maps[name]!.deferredRemove = true
+                s.effects.append(.mapRemoved(name, deferred: true))
+                return
+            }
+            s.maps[name] = nil
+            s.effects.append(.mapRemoved(name, deferred: false))
+        }
+    }
+    public func message(_ name: String, _ text: String) throws -> String? {
+        try host.agentWrite { s in
+            guard var m = s.maps[name] else { throw HostStorageError(.notFound, "no map \(name)") }
+            s.effects.append(.mapMessaged(name, text))
+            let w = text.split(separator: " ")
+            switch w.first {
+            case "fail_path":
+                if w.count == 2, m.pathStates[String(w[1])] == true {
+                    m.pathStates[String(w[1])] = false
+                    m.failCounts[String(w[1]), default: 0] += 1
+                    m.eventNumber += 1
+                }
+            case "reinstate_path":
+                if w.count == 2, m.pathStates[String(w[1])] == false {
+                    m.pathStates[String(w[1])] = true
+                    m.eventNumber += 1
+                }
+            case "fail_if_no_path": m.queueIfNoPath = false
+            case "queue_if_no_path": m.queueIfNoPath = true
+            default: throw HostStorageError(.invalidArgument, "unknown message \(text)")
+            }
+            s.maps[name] = m
+            return nil
+        }
+    }
+    public func waitEvent(_ name: String, after: UInt32) throws -> UInt32 {
+        throw HostStorageError(.notFound, "the simulated host has no blocking dm event wait")
+    }
+}
