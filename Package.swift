@@ -105,7 +105,10 @@ let package = Package(
             ]),
 
         // ---- simulated host: the kernel and open-iscsi behind the HostStorage seams (test support) ----
-        .target(name: "SimulatedHost", dependencies: ["HostStorage", "PathCore"], path: "Tests/SimulatedHost"),
+        // optimized even in debug builds: the campaign renders the simulated sysfs tree
+        // after every kernel change, thousands of times a run
+        .target(name: "SimulatedHost", dependencies: ["HostStorage", "PathCore"], path: "Tests/SimulatedHost",
+                swiftSettings: [.unsafeFlags(["-O"])]),
         .testTarget(
             name: "EngineSimTests",
             dependencies: [

@@ -220,9 +220,7 @@ public struct APIRouter: Sendable {
         return HealthResponse(status: HealthResponse.overall(vols), volumes: vols)
     }
 
-    public static func isActive(_ p: ScsiPath) -> Bool {
-        p.state == "running" && (p.iscsi?.state ?? "LOGGED_IN") == "LOGGED_IN" && (p.fc?.portState ?? "Online") == "Online"
-    }
+    public static func isActive(_ p: ScsiPath) -> Bool { p.isActive }
 
     static func ok<T: Encodable>(_ value: T) -> APIResponse {
         APIResponse(status: 200, body: encode(value))

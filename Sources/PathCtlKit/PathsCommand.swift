@@ -37,10 +37,7 @@ struct PathsCommand: ParsableCommand {
         if unhealthy { throw ExitCode(ExitStatus.degradedOrErrors) }
     }
 
-    static func healthy(_ p: ScsiPath) -> Bool {
-        p.state == "running" && (p.iscsi?.state ?? "LOGGED_IN") == "LOGGED_IN"
-            && (p.fc?.portState ?? "Online") == "Online"
-    }
+    static func healthy(_ p: ScsiPath) -> Bool { p.isActive }
 
     func render(_ t: Topology) -> String {
         var out: [String] = []

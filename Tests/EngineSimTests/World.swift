@@ -47,6 +47,7 @@ struct SimVolume: Sendable {
 final class World: @unchecked Sendable {
     let sim: SimHost
     let dir: String
+    let scanTimeout: Double
     let workers = BlockingWorkers(count: 4)
     var journal: IntentJournalStore
     var engine: VolumeEngine
@@ -69,6 +70,7 @@ final class World: @unchecked Sendable {
 
     init(seed: UInt64 = 1, scanTimeout: Double = 0.3) throws {
         sim = SimHost(seed: seed)
+        self.scanTimeout = scanTimeout
         dir = NSTemporaryDirectory() + "pa-sim-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         journal = try IntentJournalStore(directory: dir)
@@ -117,6 +119,9 @@ final class World: @unchecked Sendable {
         (engine, monitor) = makeAgent()
     }
 
+    /// Stops the pool's threads (each world has its own).
+    func shutdown() async { try? await workers.shutdown() }
+
     deinit {
         journal.close()
         try? FileManager.default.removeItem(atPath: dir)
@@ -124,7 +129,7 @@ final class World: @unchecked Sendable {
 
     func makeAgent() -> (VolumeEngine, PathMonitor) {
         let e = VolumeEngine(
-            settings: EngineSettings(scanTimeoutSeconds: 0.3), kernel: sim.kernel, admin: sim.admin, dm: sim.dm, workers: workers,
+            settings: EngineSettings(scanTimeoutSeconds: scanTimeout), kernel: sim.kernel, admin: sim.admin, dm: sim.dm, workers: workers,
             journal: journal, logger: Logger(label: "sim.engine", factory: { _ in SwiftLogNoOpLogHandler() }))
         let m = PathMonitor(kernel: sim.kernel, dm: sim.dm, ownership: journal, workers: workers, pollingInterval: 10,
                             logger: Logger(label: "sim.monitor", factory: { _ in SwiftLogNoOpLogHandler() }))

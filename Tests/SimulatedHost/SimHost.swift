@@ -199,6 +199,8 @@ public struct SimState: Sendable {
     public var maps: [String: SimMap] = [:]
     public var nodes: Set<String> = []
     public var pending: [(HCTL, SimDisk)] = []
+    /// Reads of sysfs left before pending disks appear.
+    var pendingReads = 0
     public var effects: [SimEffect] = []
     public var nextSID = 1
     public var nextHost = 10
@@ -361,6 +363,7 @@ public struct SimState: Sendable {
             guard disks[hctl] == nil, !pending.contains(where: { $0.0 == hctl }),
                 let l = lunBehind(host: host, channel: c, target: t, lun: lun) else { continue }
             pending.append((hctl, makeDisk(hctl, l, foreign: false)))
+            pendingReads = Int(rng.next() % 4) + 1
         }
         version += 1
     }

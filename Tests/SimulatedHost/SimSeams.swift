@@ -28,8 +28,8 @@ extension SimHost {
     func agentWrite<T>(_ body: (inout SimState) throws -> T) throws -> T {
         try mutate { s in
             try s.agentCall()
+            // a call that changes what sysfs or dm shows bumps `version` itself
             let r = try body(&s)
-            s.version += 1
             try s.agentCallDone()
             return r
         }
@@ -40,6 +40,12 @@ extension SimHost {
 
 /// The sysfs tree rendered from the model (cached until the model changes).
 struct SimSysfsTree: Sendable {
+    /// Resolved paths of this rendering (the tree does not change once rendered).
+    final class ResolveCache: @unchecked Sendable {
+        let lock = NSLock()
+        var map: [String: String] = [:]
+    }
+    let cache = ResolveCache()
     var attrs: [String: String] = [:]
     var dirs: [String: Set<String>] = [:]
     var links: [String: String] = [:]
@@ -51,22 +57,26 @@ struct SimSysfsTree: Sendable {
         var e = entry
         while true {
             let (inserted, _) = dirs[p, default: []].insert(e)
-            guard inserted, !p.isEmpty, p.contains("/") || !p.isEmpty else { return }
-            let parent = SysfsPath.parent(p)
-            e = SysfsPath.basename(p)
-            if parent == p { return }
+            guard inserted, !p.isEmpty else { return }
+            let (parent, base) = Self.split(p)
+            e = base
             p = parent
-            if p.isEmpty { dirs[p, default: []].insert(e); return }
         }
+    }
+
+    static func split(_ p: String) -> (String, String) {
+        guard let i = p.utf8.lastIndex(of: UInt8(ascii: "/")) else { return ("", p) }
+        return (String(p[..<i]), String(p[p.utf8.index(after: i)...]))
     }
     mutating func attr(_ path: String, _ value: String) {
         attrs[path] = value
-        let parent = SysfsPath.parent(path)
-        dir(parent, SysfsPath.basename(path))
+        let (parent, base) = Self.split(path)
+        dir(parent, base)
     }
     mutating func link(_ path: String, to target: String) {
         links[path] = target
-        dir(SysfsPath.parent(path), SysfsPath.basename(path))
+        let (parent, base) = Self.split(path)
+        dir(parent, base)
     }
 
     static func render(_ s: SimState) -> SimSysfsTree {
@@ -154,6 +164,17 @@ struct SimSysfsTree: Sendable {
 
     /// Resolves every symlink component of a tree-relative path.
     func resolve(_ path: String) -> String {
+        cache.lock.lock()
+        if let r = cache.map[path] { cache.lock.unlock(); return r }
+        cache.lock.unlock()
+        let r = resolveUncached(path)
+        cache.lock.lock()
+        cache.map[path] = r
+        cache.lock.unlock()
+        return r
+    }
+
+    func resolveUncached(_ path: String) -> String {
         var parts = path.split(separator: "/").map(String.init)
         var i = 0
         var guardCount = 0
@@ -175,7 +196,15 @@ struct SimSysfsTree: Sendable {
 public struct SimSysfs: SysfsSource {
     let host: SimHost
     func tree() -> SimSysfsTree {
-        host.state.withLock { s in
+        // the kernel's probe of what a scan found finishes a little later: after a few
+        // more reads of sysfs (each waiter re-reads on the event the appearance sends)
+        let due = host.state.withLock { s -> Bool in
+            guard !s.pending.isEmpty else { return false }
+            s.pendingReads -= 1
+            return s.pendingReads <= 0
+        }
+        if due { host.settle() }
+        return host.state.withLock { s in
             if let t = s.rendered { return t }
             let t = SimSysfsTree.render(s)
             s.rendered = t
@@ -205,8 +234,18 @@ public struct SimKernel: KernelControl {
     public var acceptsWrites: Bool { true }
 
     public func write(_ rel: String, _ value: String) throws {
-        let t = SimSysfs(host: host).tree()
-        let path = t.resolve(rel)
+        // the paths the agent writes resolve without rendering the tree
+        let raw = rel.split(separator: "/").map(String.init)
+        let path: String
+        if raw.count == 4, raw[0] == "class", raw[1] == "scsi_host" || raw[1] == "iscsi_session" {
+            path = rel
+        } else if raw.count == 5, raw[0] == "bus", raw[1] == "scsi", raw[2] == "devices" {
+            path = "devices/x/\(raw[3])/\(raw[4])"
+        } else if raw.count >= 3, raw[0] == "class", raw[1] == "block" || raw[1] == "fc_remote_ports" {
+            path = rel
+        } else {
+            path = SimSysfs(host: host).tree().resolve(rel)
+        }
         try host.agentWrite { s in
             let parts = path.split(separator: "/").map(String.init)
             if parts.count == 4, parts[0] == "class", parts[1] == "scsi_host", parts[3] == "scan", parts[2].hasPrefix("host"),
@@ -225,13 +264,18 @@ public struct SimKernel: KernelControl {
                     if let l = s.lunBehind(host: hctl.host, channel: hctl.channel, target: hctl.target, lun: hctl.lun) {
                         s.disks[hctl]!.sizeSectors = l.sizeSectors
                         s.disks[hctl]!.cachedWWN = l.wwn
+                        s.version += 1
                     }
                     return
                 case "state":
                     s.disks[hctl]!.state = value
+                    s.version += 1
                     return
                 default:
-                    s.disks[hctl]!.attrs[last] = value
+                    if s.disks[hctl]!.attrs[last] != value {
+                        s.disks[hctl]!.attrs[last] = value
+                        if last == "timeout" { s.version += 1 }
+                    }
                     s.effects.append(.attributeWritten(rel, value))
                     return
                 }
@@ -239,6 +283,7 @@ public struct SimKernel: KernelControl {
             if parts.count >= 4, parts[0] == "class", parts[1] == "iscsi_session", parts[3] == "recovery_tmo",
                 let sid = Int(parts[2].dropFirst("session".count)), s.sessions[sid] != nil {
                 s.sessions[sid]!.recoveryTmo = Int(value) ?? 120
+                s.version += 1
                 return
             }
             // queue settings, rport timeouts: accepted and logged
@@ -288,24 +333,14 @@ public struct SimKernel: KernelControl {
             s.watchers[s.nextWatcher] = onEvent
             return s.nextWatcher
         }
-        // the kernel delivers scans' results a little later: a watcher makes pending
-        // appearances happen on its own thread, as uevents would arrive
-        let settler = Task.detached { [host] in
-            while !Task.isCancelled {
-                try? await Task.sleep(nanoseconds: 200_000)
-                if host.read({ !$0.pending.isEmpty }) { host.settle() }
-            }
-        }
-        return SimWatch(host: host, id: id, settler: settler)
+        return SimWatch(host: host, id: id)
     }
 }
 
 struct SimWatch: KernelEventWatch {
     let host: SimHost
     let id: Int
-    let settler: Task<Void, Never>
     func stop() {
-        settler.cancel()
         _ = host.state.withLock { $0.watchers.removeValue(forKey: id) }
     }
 }
@@ -461,6 +496,7 @@ public struct SimDM: DeviceMapperControl {
             }
             s.maps[name] = SimMap(name: name, uuid: uuid, minor: s.nextMapMinor, table: table, pathStates: states, foreign: false)
             s.nextMapMinor += 1
+            s.version += 1
             s.effects.append(.mapCreated(name))
         }
     }
@@ -473,6 +509,7 @@ public struct SimDM: DeviceMapperControl {
             }
             m.eventNumber += 1
             s.maps[name] = m
+            s.version += 1
             s.effects.append(.mapReloaded(name))
         }
     }
@@ -484,10 +521,12 @@ public struct SimDM: DeviceMapperControl {
             if m.openCount > 0 {
                 guard deferred else { throw HostStorageError(.busy, "map \(name) is open (\(m.openCount))") }
                 s.maps[name]!.deferredRemove = true
+                s.version += 1
                 s.effects.append(.mapRemoved(name, deferred: true))
                 return
             }
             s.maps[name] = nil
+            s.version += 1
             s.effects.append(.mapRemoved(name, deferred: false))
         }
     }
@@ -513,6 +552,7 @@ public struct SimDM: DeviceMapperControl {
             default: throw HostStorageError(.invalidArgument, "unknown message \(text)")
             }
             s.maps[name] = m
+            s.version += 1
             return nil
         }
     }

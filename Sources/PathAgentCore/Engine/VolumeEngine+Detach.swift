@@ -37,11 +37,35 @@ extension VolumeEngine {
             let intent = try journal?.begin(IntentRecord(
                 id: Self.newIntentID(), kind: .detach, transport: spec.transportProtocol, volumeWWN: wwn,
                 propertiesHash: ConnectionPropertiesHash.of(request.connectionProperties), iscsiTargets: spec.iscsiTargets))
+            // A detach that fails returns its error to the caller, who decides (retry, force):
+            // its intent is closed, so a restart does not finish on its own a detach that
+            // was refused (the journal replays only what a crash interrupted).
+            let result: (removed: [String], removedMap: String?, loggedOut: [Int], kept: [String], ignored: [APIErrorBody])
+            do {
+                result = try await detachSteps(plan, spec: spec, request: request, intent: intent, wwn: wwn, waiter: waiter, timer: &timer)
+            } catch {
+                if !(error is CancellationError) { try? intent?.finish() }
+                throw error
+            }
+            let (removed, removedMap, loggedOut, kept, ignored) = result
+            try intent?.finish()
+            logger.info("volume detached", metadata: [
+                "volume.wwn": "\(wwn)", "volume.removed": "\(removed.joined(separator: ","))", "volume.ms": "\(timer.totalMillis)",
+            ])
+            return DisconnectVolumeResponse(removedDevices: removed, removedMap: removedMap, loggedOutSessions: loggedOut,
+                                            kept: kept, ignoredErrors: ignored, timings: timer.timings)
+        }
+    }
+
+    /// The steps of a planned detach, the wait for the kernel to remove the disks, and the
+    /// logout of the sessions left idle.
+    func detachSteps(_ plan: DetachPlan, spec: ConnectionSpec, request: DisconnectVolumeRequest, intent: IntentHandle?, wwn: WWN,
+                     waiter: DeviceWaiter, timer: inout StepTimer) async throws
+        -> (removed: [String], removedMap: String?, loggedOut: [Int], kept: [String], ignored: [APIErrorBody])
+    {
             let done = try await workers.run { [self] in
                 try execute(plan.steps, force: request.force, ignoreErrors: request.ignoreErrors, intent: intent, wwn: wwn)
             }
-            let removed = done.removed
-            let removedMap = done.removedMap
             var loggedOut = done.loggedOut
             var ignored = done.ignored
             var kept = plan.kept
@@ -68,13 +92,7 @@ extension VolumeEngine {
                 ignored += r.ignored
                 timer.mark("logout")
             }
-            try intent?.finish()
-            logger.info("volume detached", metadata: [
-                "volume.wwn": "\(wwn)", "volume.removed": "\(removed.joined(separator: ","))", "volume.ms": "\(timer.totalMillis)",
-            ])
-            return DisconnectVolumeResponse(removedDevices: removed, removedMap: removedMap, loggedOutSessions: loggedOut,
-                                            kept: kept, ignoredErrors: ignored, timings: timer.timings)
-        }
+            return (done.removed, done.removedMap, loggedOut, kept, ignored)
     }
 
     /// Logs out the volume's sessions that nothing uses any more, deciding under the
@@ -177,6 +195,14 @@ extension VolumeEngine {
                     done.deleted.append(hctl)
                 }
             case .logout(let sid, let portal, let iqn):
+                // the plan assumed its deletes would succeed: a session that still carries a
+                // LUN now (a delete was refused or given up) is never logged out
+                let left = disksOnSession(sid)
+                if !left.isEmpty {
+                    done.ignored.append(APIErrorBody(
+                        code: .conflict, message: "session \(sid) (\(portal) \(iqn)) kept: still carries \(left.map(\.description).joined(separator: ", "))"))
+                    continue
+                }
                 let ok = try attempt(step, .loggedOut(sessionID: sid)) {
                     try admin.logout(portal: portal, iqn: iqn)
                     try admin.deleteNode(portal: portal, iqn: iqn)
@@ -185,6 +211,16 @@ extension VolumeEngine {
             }
         }
         return done
+    }
+
+    /// The SCSI devices on the session's host now (read from sysfs at the moment).
+    func disksOnSession(_ sid: Int) -> [HCTL] {
+        let sysfs = kernel.sysfs
+        guard let host = TopologyScanner(sysfs: sysfs).scanSessions().first(where: { $0.sid == sid })?.host else { return [] }
+        return sysfs.entries("bus/scsi/devices").compactMap { n in
+            guard n.first?.isNumber == true, let h = try? HCTL(n), h.host == host else { return nil }
+            return h
+        }
     }
 
     /// A map or disk that is mounted or held by another block device is refused without

@@ -283,7 +283,7 @@ public final class VolumeEngine: Sendable {
                 deviceInfo: deviceInfo,
                 paths: verified.map { d in
                     PathInfo(hctl: d.hctl, device: d.device, transport: "iscsi", portal: d.iscsi?.portal, targetIQN: d.iscsi?.target,
-                             state: d.state == "running" ? "active" : d.state)
+                             state: d.apiState)
                 },
                 degraded: degraded, timings: timer.timings)
         }
@@ -330,7 +330,7 @@ public final class VolumeEngine: Sendable {
                 return ConnectVolumeResponse(
                     deviceInfo: info,
                     paths: verified.map { PathInfo(hctl: $0.hctl, device: $0.device, transport: "fc", targetWWPN: $0.fc?.targetPortName,
-                                                   initiatorWWPN: $0.fc?.hostPortName, state: $0.state == "running" ? "active" : $0.state) },
+                                                   initiatorWWPN: $0.fc?.hostPortName, state: $0.apiState) },
                     degraded: verified.count < minimum, timings: timer.timings)
             } catch {
                 if let intent { await rollBack(intent) }

@@ -52,7 +52,7 @@ public struct Volume: Sendable, Codable, Equatable {
     }
 
     public var isPure: Bool { vendor == "PURE" }
-    public var activePaths: Int { paths.filter { $0.state == "running" && $0.iscsi.map { $0.state == "LOGGED_IN" } ?? true }.count }
+    public var activePaths: Int { paths.filter(\.isActive).count }
 }
 
 public struct DMMapRef: Sendable, Codable, Equatable {
@@ -124,6 +124,15 @@ public struct ScsiPath: Sendable, Codable, Equatable {
     public var accessState: String?
     public var iscsi: ISCSIPathInfo?
     public var fc: FCPathInfo?
+
+    /// The one definition of a path that carries I/O: SCSI state running, its iSCSI
+    /// session LOGGED_IN, its FC remote port Online.
+    public var isActive: Bool {
+        state == "running" && (iscsi?.state ?? "LOGGED_IN") == "LOGGED_IN" && (fc?.portState ?? "Online") == "Online"
+    }
+
+    /// The path's state as the API reports it: `active`, else the SCSI device state.
+    public var apiState: String { state == "running" ? "active" : state }
 
     public init(hctl: HCTL, device: String?, devNumber: String?, sg: String?, transport: Transport, state: String,
                 vendor: String, model: String, revision: String, wwn: String?, sizeBytes: UInt64?,

@@ -81,9 +81,7 @@ public struct VolumeHealth: Sendable, Codable, Equatable {
     public var reasons: [DegradedReason]
 
     /// A path carries I/O: SCSI state running, its iSCSI session LOGGED_IN, its FC rport Online.
-    public static func isActive(_ p: ScsiPath) -> Bool {
-        p.state == "running" && (p.iscsi?.state ?? "LOGGED_IN") == "LOGGED_IN" && (p.fc?.portState ?? "Online") == "Online"
-    }
+    public static func isActive(_ p: ScsiPath) -> Bool { p.isActive }
 
     /// The controller port a path goes through: its iSCSI portal or FC target port WWPN.
     public static func controllerKey(_ p: ScsiPath) -> String {
