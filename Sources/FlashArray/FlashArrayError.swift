@@ -27,6 +27,8 @@ public struct FlashArrayError: Error, Sendable, Equatable, CustomStringConvertib
         public static let unsupported = Code(rawValue: "unsupported")
         /// A named object does not exist.
         public static let notFound = Code(rawValue: "not_found")
+        /// A value given to the module is not valid (an initiator name that is no IQN, WWPN or NQN).
+        public static let invalidArgument = Code(rawValue: "invalid_argument")
     }
 
     public var code: Code
