@@ -54,6 +54,7 @@ struct TargetOptions: ParsableArguments {
         if password != nil, user == nil {
             throw CLIError("a CHAP password needs a user name: iscsi://USER@host/IQN/LUN or \(Self.userVariable)")
         }
+        if let password { SecretRegistry.shared.register(password) }
         o.chapUser = user
         o.chapPassword = password
         return o

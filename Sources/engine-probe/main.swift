@@ -15,11 +15,7 @@ import PathAPI
 import PathAgentCore
 import PathCore
 
-LoggingSystem.bootstrap { label in
-    var h = StreamLogHandler.standardError(label: label)
-    h.logLevel = .info
-    return h
-}
+ProcessLogging.bootstrap(level: .info)
 
 let args = CommandLine.arguments
 if args.count >= 2 && args[1] == "monitor" {

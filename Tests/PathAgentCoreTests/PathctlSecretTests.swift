@@ -54,6 +54,7 @@ import Testing
         let t = try cmd.target.opener(cmd.global, environment: env).resolve(cmd.target.target)
         guard case .iscsi(let u, _) = t.endpoints.first else { Issue.record("not an iSCSI endpoint"); return }
         #expect(u.user == "envuser" && u.password == "env-s3cret")
+        #expect(SecretRegistry.shared.contains("env-s3cret"))  // the installed log handler redacts it
         #expect(!t.name.contains("env-s3cret") && !u.redacted.contains("env-s3cret"))
         // a password without any user name is refused
         #expect(throws: CLIError.self) { _ = try cmd.target.opener(cmd.global, environment: ["LIBISCSI_CHAP_PASSWORD": "env-s3cret"]) }
