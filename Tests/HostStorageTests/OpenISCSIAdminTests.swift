@@ -204,7 +204,7 @@ struct OpenISCSIAdminTests {
 }
 
 /// The node record file against the real open-iscsi (node-database operations only: no
-/// iscsid, no network; a test target on 127.0.0.1:3260 that is deleted afterwards).
+/// iscsid, no network; a test target on 127.0.0.1:3260 or [fd00::1]:3260, deleted afterwards).
 /// Opt in with PATHAGENT_REAL_ISCSIADM=1 as root on a host with open-iscsi installed: it
 /// writes to the live node database (/etc/iscsi/nodes).
 @Suite("OpenISCSIAdmin against the real iscsiadm", .serialized,
@@ -217,13 +217,13 @@ struct OpenISCSIAdminRealTests {
         return r.stdout.split(separator: "\n").map(String.init)
     }
 
-    @Test(arguments: [false, true])
-    func openISCSIReadsTheAuthFieldsBackFromTheRecordFile(alsoTagged: Bool) throws {
+    @Test(arguments: [false, true], ["127.0.0.1:3260", "[fd00::1]:3260"])
+    func openISCSIReadsTheAuthFieldsBackFromTheRecordFile(alsoTagged: Bool, portalText: String) throws {
         let iqn = "iqn.2024-01.test.pathagent:record-\(getpid())-\(UInt16.random(in: 0...UInt16.max))"
         let admin = OpenISCSIAdmin()
-        let portal = try ISCSIPortal("127.0.0.1:3260")
+        let portal = try ISCSIPortal(portalText)
         // a record with a portal group tag too (as SendTargets discovery writes them)
-        if alsoTagged { _ = try ProcessRunner.run(["iscsiadm", "-m", "node", "-T", iqn, "-p", "127.0.0.1:3260,1", "--op", "new"]) }
+        if alsoTagged { _ = try ProcessRunner.run(["iscsiadm", "-m", "node", "-T", iqn, "-p", portal.argument + ",1", "--op", "new"]) }
         defer { try? admin.deleteNode(portal: portal, iqn: iqn) }
         let password = "p@ss w0rd = #x'\"\\"
         try admin.prepareNode(ISCSINodeLogin(portal: portal, iqn: iqn, auth: CHAPCredentials(username: "chap-user", password: password),
@@ -232,10 +232,10 @@ struct OpenISCSIAdminRealTests {
         // open-iscsi 2.1.8's `--op update` folds the tag-less record into the tagged one
         #expect(!files.isEmpty)
         for f in files { #expect(OpenISCSIAdminTests.mode(f) == 0o600, "\(f)") }
-        let masked = try Self.show(iqn, "127.0.0.1:3260", secrets: false)
+        let masked = try Self.show(iqn, portal.argument, secrets: false)
         #expect(masked.filter { $0.hasPrefix("# BEGIN RECORD") }.count == files.count)
         #expect(masked.filter { $0 == "node.session.auth.password = ********" }.count == files.count)
-        let plain = try Self.show(iqn, "127.0.0.1:3260", secrets: true)
+        let plain = try Self.show(iqn, portal.argument, secrets: true)
         #expect(plain.filter { $0 == "node.session.auth.authmethod = CHAP" }.count == files.count)
         #expect(plain.filter { $0 == "node.session.auth.username = chap-user" }.count == files.count)
         #expect(plain.filter { $0 == "node.session.auth.password = \(password)" }.count == files.count)
