@@ -1,4 +1,5 @@
 import Foundation
+import PathCore
 
 /// One finding of the cinder.conf checker: the file line, the rule it breaks, and what to do.
 public struct ConfDiagnostic: Sendable, Equatable, CustomStringConvertible {
@@ -149,6 +150,12 @@ public struct CinderConf: Sendable {
         } catch {
             diagnostics.append(.init(severity: .error, line: nil, section: nil, key: nil, rule: "ini-syntax", message: "\(error)"))
             return
+        }
+        // every secret-looking option (pure_api_token, any *_password) of every section, and
+        // each replication_device api_token (in replicationDevice), is registered before
+        // anything is validated: log lines never show them
+        for sec in ini.sections {
+            for e in sec.entries where JSONValue.isSecretKey(e.key) { SecretRegistry.shared.register(e.value) }
         }
         var v = Validator(ini: ini)
         v.run()
@@ -362,11 +369,13 @@ struct Validator {
         for (i, pair) in e.value.split(separator: ",").enumerated() {
             let p = pair.trimmingWhitespace()
             guard let c = p.firstIndex(of: ":") else {
-                // the item itself is not echoed: it could be part of a token
+                // the item itself is not echoed (and is registered as a secret): it could be part of a token
+                SecretRegistry.shared.register(String(p))
                 err(e.line, n, e.key, rule, "replication_device item \(i + 1) is not key:value"); return nil
             }
             let k = String(p[..<c]).trimmingWhitespace()
             let v = String(p[p.index(after: c)...]).trimmingWhitespace()
+            if k == "api_token" { SecretRegistry.shared.register(v) }
             guard CinderConf.replicationKeys.contains(k) else {
                 err(e.line, n, e.key, rule, "replication_device has unknown key '\(k)' (known: \(CinderConf.replicationKeys.sorted().joined(separator: ", ")))"); return nil
             }

@@ -1,3 +1,5 @@
+import PathCore
+
 /// The one error type of the FlashArray control-plane module.
 ///
 /// `code` is stable; `message` is written for an operator. `status` is the HTTP status
@@ -27,6 +29,8 @@ public struct FlashArrayError: Error, Sendable, Equatable, CustomStringConvertib
         public static let unsupported = Code(rawValue: "unsupported")
         /// A named object does not exist.
         public static let notFound = Code(rawValue: "not_found")
+        /// A value given to the module is not valid (an initiator name that is no IQN, WWPN or NQN).
+        public static let invalidArgument = Code(rawValue: "invalid_argument")
     }
 
     public var code: Code
@@ -59,15 +63,19 @@ public struct Secret: Sendable, Hashable, Codable, CustomStringConvertible, Cust
     CustomReflectable, ExpressibleByStringLiteral
 {
     private let value: String
-    public init(_ value: String) { self.value = value }
-    public init(stringLiteral value: String) { self.value = value }
+    /// Registers the value with `SecretRegistry.shared` (log lines never show it).
+    public init(_ value: String) {
+        self.value = value
+        SecretRegistry.shared.register(value)
+    }
+    public init(stringLiteral value: String) { self.init(value) }
     public func reveal() -> String { value }
     public var isEmpty: Bool { value.isEmpty }
     public var description: String { "<redacted>" }
     public var debugDescription: String { "<redacted>" }
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
     public init(from decoder: any Decoder) throws {
-        self.value = try decoder.singleValueContainer().decode(String.self)
+        self.init(try decoder.singleValueContainer().decode(String.self))
     }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()

@@ -35,15 +35,43 @@ extension FlashArrayClient {
         try await list("hosts", ArrayHost.self, query: names.map { [Self.names($0)] } ?? [])
     }
 
-    /// The local host object that holds this initiator (IQN or FC WWPN), or nil.
+    /// The local host object that holds this initiator (iSCSI name, FC WWPN or NVMe NQN),
+    /// or nil. The initiator is validated before it goes into the `filter` (see
+    /// `hostFilter(initiator:)`), and the array's answer is checked again here.
     public func host(initiator: String) async throws -> ArrayHost? {
-        let isIQN = initiator.lowercased().hasPrefix("iqn.") || initiator.lowercased().hasPrefix("eui.")
-        let filter = isIQN ? "iqns='\(initiator)'" : "wwns='\(Self.fcWWN(initiator))'"
-        let found = try await list("hosts", ArrayHost.self, query: [("filter", filter)])
-        let norm = isIQN ? initiator.lowercased() : Self.plainWWN(initiator)
+        let lookup = try Self.hostFilter(initiator: initiator)
+        let found = try await list("hosts", ArrayHost.self, query: [("filter", lookup.filter)])
         return found.first { h in
-            isIQN ? (h.iqns ?? []).contains { $0.lowercased() == norm }
-                  : (h.wwns ?? []).contains { Self.plainWWN($0) == norm }
+            switch lookup.kind {
+            case .iscsi: (h.iqns ?? []).contains { $0.lowercased() == lookup.normalized }
+            case .fc: (h.wwns ?? []).contains { Self.plainWWN($0) == lookup.normalized }
+            case .nvme: (h.nqns ?? []).contains { $0 == lookup.normalized }
+            }
+        }
+    }
+
+    public enum InitiatorKind: Sendable { case iscsi, fc, nvme }
+
+    /// The `filter` of a host lookup by initiator: `iqns='<iqn>'`, `wwns='<AA:BB:..>'` or
+    /// `nqns='<nqn>'`. The initiator must pass PathCore's validators first (iSCSI names are
+    /// letters, digits, `-`, `.`, `:`; WWPNs 16 hex digits; NQNs have no blank or control
+    /// character), so it carries nothing the filter syntax interprets; `PurityFilter`
+    /// refuses the rest. `normalized` is the form to compare the answer with.
+    public static func hostFilter(initiator: String) throws -> (filter: String, kind: InitiatorKind, normalized: String) {
+        let lower = initiator.lowercased()
+        do {
+            if lower.hasPrefix("iqn.") || lower.hasPrefix("eui.") || lower.hasPrefix("naa.") {
+                let name = try ConnectionValidators.iscsiName(initiator, key: "initiator")
+                return (try PurityFilter.equals("iqns", name), .iscsi, name.lowercased())
+            }
+            if lower.hasPrefix("nqn.") {
+                let name = try ConnectionValidators.nvmeQualifiedName(initiator, key: "initiator")
+                return (try PurityFilter.equals("nqns", name), .nvme, name)
+            }
+            let wwpn = try ConnectionValidators.wwpn(initiator, key: "initiator")
+            return (try PurityFilter.equals("wwns", fcWWN(wwpn.value)), .fc, wwpn.value)
+        } catch let e as PathCoreError {
+            throw FlashArrayError(.invalidArgument, "host lookup: \(e.message) (expected an iSCSI IQN/EUI/NAA name, an FC WWPN or an NVMe NQN)")
         }
     }
 

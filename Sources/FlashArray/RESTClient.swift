@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import PathCore
 
 /// How the client verifies the array's TLS certificate.
 public enum TLSVerification: Sendable, Equatable {
@@ -140,6 +141,7 @@ public actor FlashArrayClient {
         if let token = sessionToken, let v = negotiatedVersion {
             _ = try? await raw(.POST, "/api/\(v)/logout", query: [], body: nil, headers: [("x-auth-token", token.reveal())])
             sessionToken = nil
+            SecretRegistry.shared.unregister(token.reveal())
         }
         try await http.shutdown()
     }
@@ -179,6 +181,7 @@ public actor FlashArrayClient {
         guard let tok = r.headers.first(name: "x-auth-token"), !tok.isEmpty else {
             throw FlashArrayError(.malformed, "login answered 200 without an x-auth-token header", status: r.status)
         }
+        if let old = sessionToken { SecretRegistry.shared.unregister(old.reveal()) }
         sessionToken = Secret(tok)
         loginCount += 1
         logger.debug("logged in")

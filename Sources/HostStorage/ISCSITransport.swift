@@ -66,6 +66,7 @@ public struct ISCSIURL: Sendable, Equatable, CustomStringConvertible {
         self.lun = lun
         self.user = user
         self.password = password
+        if let password { SecretRegistry.shared.register(password) }
     }
 
     public var portal: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }

@@ -1,34 +1,6 @@
 import Glibc
 import Logging
-import Synchronization
-
-/// Secret values to scrub from every log line (CHAP passwords, API tokens), shared by the
-/// log handlers of a process. Register a secret as soon as it is parsed from a request;
-/// values shorter than 4 bytes are ignored (they would redact innocent text).
-public final class SecretRegistry: Sendable {
-    private let secrets = Mutex<Set<String>>([])
-    public init() {}
-
-    /// The process-wide registry `JournalLogHandler` uses by default.
-    public static let shared = SecretRegistry()
-
-    public func register(_ secret: String) {
-        guard secret.utf8.count >= 4 else { return }
-        _ = secrets.withLock { $0.insert(secret) }
-    }
-
-    public func unregister(_ secret: String) { _ = secrets.withLock { $0.remove(secret) } }
-
-    /// `text` with every registered secret replaced by `<redacted>`.
-    public func scrub(_ text: String) -> String {
-        let current = secrets.withLock { $0 }
-        var out = text
-        for s in current.sorted(by: { $0.utf8.count > $1.utf8.count }) where out.contains(s) {
-            out = out.replacing(s, with: JournalLogHandler.redacted)
-        }
-        return out
-    }
-}
+import PathCore
 
 /// A swift-log handler for services under systemd: one line per event on stderr,
 ///
@@ -41,10 +13,11 @@ public final class SecretRegistry: Sendable {
 ///
 /// Secrets never leave it: a metadata value whose key contains `password`, `secret` or
 /// `token` (any case: `auth_password`, `chap.password`, `api_token`) is written as
-/// `<redacted>`, and every value registered in the `SecretRegistry` is replaced wherever it
-/// appears (message or metadata).
+/// `<redacted>`, and every value registered in the `SecretRegistry` (PathCore; the parsers
+/// register what they read) is replaced wherever it appears (message or metadata).
+/// `ProcessLogging` installs it in every executable.
 public struct JournalLogHandler: LogHandler {
-    public static let redacted = "<redacted>"
+    public static let redacted = SecretRegistry.redacted
     /// Substrings of metadata keys whose values are always redacted.
     public static let secretKeyParts = ["password", "secret", "token", "passwd", "credential"]
 

@@ -37,6 +37,8 @@ extension VolumeRequestBase {
     public init(json: JSONValue) throws {
         let body = try Envelope.object(json, "request body")
         let props = try Envelope.object(try Envelope.required(body, "connection_properties"), "connection_properties")
+        // before anything else can fail and quote the body: log lines never show these
+        SecretRegistry.shared.register(props.secretValues)
         guard let p = try Envelope.string(body, "protocol") else {
             throw PathCoreError(.missing, "missing protocol (iscsi or fc)", key: "protocol")
         }

@@ -166,6 +166,9 @@ public struct Agent: Sendable {
     }
 
     public static func logLevel(_ s: String) -> Logger.Level { Logger.Level(rawValue: s) ?? .info }
+
+    /// Installs the package's log handler (`ProcessLogging`) for the daemon: call once at start.
+    public static func bootstrapLogging(level: Logger.Level) { ProcessLogging.bootstrap(level: level) }
 }
 
 /// What the agent shares with the volume operations it builds.

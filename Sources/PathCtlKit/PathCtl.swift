@@ -1,4 +1,6 @@
 import ArgumentParser
+import HostStorage
+import Logging
 import PathCore
 
 /// `pathctl`: the operator's diagnostic CLI for pathagent.
@@ -17,4 +19,8 @@ public struct PathCtl: ParsableCommand {
         ]
     )
     public init() {}
+
+    /// Installs the package's log handler (`ProcessLogging`) for pathctl (its FlashArray
+    /// commands log through swift-log): call once, before `main()`.
+    public static func bootstrapLogging(level: Logger.Level = .info) { ProcessLogging.bootstrap(level: level) }
 }

@@ -18,11 +18,7 @@ import PathAPI
 import PathAgentCore
 import PathCore
 
-LoggingSystem.bootstrap { label in
-    var h = StreamLogHandler.standardError(label: label)
-    h.logLevel = .info
-    return h
-}
+ProcessLogging.bootstrap(level: .info)
 
 let args = CommandLine.arguments
 // the journal (and the record of which maps the agent created) is the daemon's own, so

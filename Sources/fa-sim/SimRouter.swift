@@ -25,7 +25,7 @@ extension SimState {
     func handle(method: String, uri: String, headers: [(String, String)], body: Data) -> SimResponse {
         lock.lock(); defer { lock.unlock() }
         let (path, query) = splitURI(uri)
-        requestLog.append("\(method) \(path)")
+        requestLog.append("\(method) \(path)" + (query["filter"].map { " filter=\($0)" } ?? ""))
         func header(_ n: String) -> String? { headers.first { $0.0.lowercased() == n }?.1 }
 
         if path.hasPrefix("/sim/") { return simHook(method, path, query) }

@@ -42,11 +42,7 @@ struct PathAgentCommand: AsyncParsableCommand {
         if let socket { cfg.socketPath = socket }
         if let root { cfg.roots = root }
         let level = Agent.logLevel(cfg.logLevel)
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = level
-            return h
-        }
+        Agent.bootstrapLogging(level: level)
         try await Agent(config: cfg, logger: Logger(label: "pathagent")).run()
     }
 }

@@ -1,3 +1,4 @@
 import PathCtlKit
 
+PathCtl.bootstrapLogging()
 PathCtl.main()

@@ -137,6 +137,15 @@ final class Simulator: @unchecked Sendable {
         guard r.status == 200 else { throw FlashArrayError(.array, "hook \(pathAndQuery) failed", status: r.status) }
     }
 
+    /// The simulator's request log: `METHOD /path` (plus ` filter=<decoded filter>`).
+    func requests() async throws -> [String] {
+        let c = try FlashArrayClient(endpoint: endpoint())
+        let r = try await c.raw(.GET, "/sim/requests", query: [], body: nil, headers: [])
+        try await c.shutdown()
+        let o = try JSONSerialization.jsonObject(with: Data(r.body.readableBytesView)) as? [String: Any]
+        return o?["requests"] as? [String] ?? []
+    }
+
     func stop() {
         try? stdin.fileHandleForWriting.close()
         process.waitUntilExit()

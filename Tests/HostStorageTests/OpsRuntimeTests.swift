@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PathCore
 import Synchronization
 import Testing
 @testable import HostStorage

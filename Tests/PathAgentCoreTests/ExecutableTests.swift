@@ -54,6 +54,9 @@ import Testing
         #expect(log.contains("api listening"))
         #expect(log.contains("api stopped"))
         #expect(!log.contains(Fixtures.chapPassword))
+        // the line shape of ProcessLogging's redacting handler (level, label, message,
+        // sorted key=value metadata): the daemon installed it, not swift-log's default
+        #expect(log.contains("info pathagent: api listening api."), "\(log)")
     }
 
     @Test func badConfigExitsWithFileLineKey() async throws {

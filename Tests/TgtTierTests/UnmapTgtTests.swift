@@ -164,12 +164,28 @@ struct UnmapTgtTests {
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("login refused") || refused.stderr.contains("not found"))
         #expect(refused.stderr.split(separator: "\n").count == 1)
-        // a wrong CHAP password: auth failure, no secret printed
+        // CHAP passwords never go on pathctl's command line: the right one from libiscsi's
+        // variable logs in
+        let chapURL = lab.url(target: TgtLab.chapTarget, user: TgtLab.chapUser)
+        let good = try PathCtlBinary.run(["inquiry", chapURL, "--initiator", TgtLab.initiator],
+                                         environment: ["LIBISCSI_CHAP_PASSWORD": TgtLab.chapSecret])
+        #expect(good.status == 0, "stderr: \(good.stderr)")
+        #expect(good.stdout.contains("Vendor identification: IET"))
+        // a wrong one from --chap-password-file: auth failure, no secret printed
         let bad = "wrong-Secret-987"
-        let chap = try PathCtlBinary.run(["inquiry", lab.url(target: TgtLab.chapTarget, user: TgtLab.chapUser, password: bad), "--initiator", TgtLab.initiator])
+        let file = NSTemporaryDirectory() + "pathagent-chap-\(getpid())"
+        try (bad + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let chap = try PathCtlBinary.run(["inquiry", chapURL, "--chap-password-file", file, "--initiator", TgtLab.initiator])
         #expect(chap.status == 1)
         #expect(chap.stderr.contains("CHAP authentication failed"))
         #expect(!chap.stderr.contains(bad))
+        // in the URL it is refused before any login, without being repeated
+        let inURL = try PathCtlBinary.run(["inquiry", lab.url(target: TgtLab.chapTarget, user: TgtLab.chapUser, password: TgtLab.chapSecret),
+                                           "--initiator", TgtLab.initiator])
+        #expect(inURL.status == 1)
+        #expect(inURL.stderr.contains("--chap-password-file"))
+        #expect(!inURL.stderr.contains(TgtLab.chapSecret))
     }
 
     @Test func pathctlUnmapJSONAndLBAStatus() throws {
@@ -289,13 +305,14 @@ enum PathCtlBinary {
             .appendingPathComponent(".build/debug/pathctl")
     }
 
-    static func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    static func run(_ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
         guard FileManager.default.isExecutableFile(atPath: path.path) else {
             throw TgtLabError(message: "pathctl not built at \(path.path): run swift build --build-tests")
         }
         let p = Process()
         p.executableURL = path
         p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

@@ -62,10 +62,16 @@ public struct SCSITargetOpener: Sendable {
 
     public var roots: HostRoots
     public var initiator: String?
+    /// CHAP user and password for `iscsi://` targets whose URL has none (pathctl reads the
+    /// password from a file or libiscsi's LIBISCSI_CHAP_PASSWORD, never from its argv).
+    public var chapUser: String?
+    public var chapPassword: String?
 
-    public init(roots: HostRoots = .live, initiator: String? = nil) {
+    public init(roots: HostRoots = .live, initiator: String? = nil, chapUser: String? = nil, chapPassword: String? = nil) {
         self.roots = roots
         self.initiator = initiator
+        self.chapUser = chapUser
+        self.chapPassword = chapPassword
     }
 
     /// The initiator IQN for libiscsi sessions.
@@ -93,7 +99,9 @@ public struct SCSITargetOpener: Sendable {
     public func resolve(_ text: String, topology: Topology? = nil) throws -> SCSITarget {
         let spec = try TargetSpec.parse(text)
         if case .iscsiURL(let u) = spec {
-            let url = try ISCSIURL(u)
+            var url = try ISCSIURL(u)
+            if url.user == nil { url.user = chapUser }
+            if url.password == nil { url.password = chapPassword }
             return SCSITarget(name: url.redacted, resolved: nil, endpoints: [.iscsi(url, initiator: initiatorName())])
         }
         var effective = spec

@@ -179,7 +179,10 @@ public enum ConnectionProperties {
         return Reader(value)
     }
 
+    /// Registers every secret of `value` with `SecretRegistry.shared` first (so log lines
+    /// never show it), then parses.
     public static func iscsi(_ value: JSONValue) throws -> ISCSIConnectionSpec {
+        SecretRegistry.shared.register(value.secretValues)
         do { return try iscsiUnscrubbed(value) } catch let e as PathCoreError { throw e.scrubbing(value.secretValues) }
     }
 
@@ -260,7 +263,9 @@ public enum ConnectionProperties {
             usedPluralKeys: plural)
     }
 
+    /// Registers every secret of `value` with `SecretRegistry.shared` first, then parses.
     public static func fc(_ value: JSONValue) throws -> FCConnectionSpec {
+        SecretRegistry.shared.register(value.secretValues)
         do { return try fcUnscrubbed(value) } catch let e as PathCoreError { throw e.scrubbing(value.secretValues) }
     }
 
@@ -450,6 +455,7 @@ struct Reader {
         guard let pw = pv.stringValue else {
             throw PathCoreError(.invalidValue, "\(password) must be a string, got a \(pv.typeName)", key: password)
         }
+        SecretRegistry.shared.register(pw)
         guard isCHAP else {
             if pw.isEmpty { return nil }
             throw PathCoreError(.invalidValue, "\(password) is set but \(method) is not CHAP", key: password)

@@ -1,24 +1,30 @@
 // MARK: - attach
 
 /// An open-iscsi node to create and log in to (`iscsiadm -m node -T iqn -p portal
-/// --op new`, then `--op update -n name -v value` for each setting, then `--login`).
+/// --op new`, then `--op update -n name -v value` for the `nodeSettings`, the
+/// `authSettings` written into the node record file, then `--login`).
 public struct ISCSINodeLogin: Hashable, Sendable, CustomStringConvertible {
     public var portal: ISCSIPortal
     public var iqn: String
     public var auth: CHAPCredentials?
 
-    /// `node.*` settings to apply before login, in order. Holds the CHAP secret when
-    /// auth is set: pass to iscsiadm, never log it (use `redactedSettings`).
-    public var settings: [(name: String, value: String)] {
+    /// `node.*` settings to apply before login, in order: `nodeSettings`, then
+    /// `authSettings`. Holds the CHAP secret when auth is set: never log it (use
+    /// `redactedSettings`).
+    public var settings: [(name: String, value: String)] { nodeSettings + authSettings }
+    /// The settings that hold no secret (safe on an iscsiadm command line).
+    public var nodeSettings: [(name: String, value: String)] {
         var s: [(String, String)] = [("node.startup", "manual"), ("node.session.scan", "manual")]
         if let recovery = recoveryTimeout { s.append(("node.session.timeo.replacement_timeout", String(recovery))) }
         if let login = loginTimeout { s.append(("node.conn[0].timeo.login_timeout", String(login))) }
-        if let auth {
-            s.append(("node.session.auth.authmethod", "CHAP"))
-            s.append(("node.session.auth.username", auth.username))
-            s.append(("node.session.auth.password", auth.password))
-        }
         return s
+    }
+    /// The CHAP settings, the secret included (empty without auth): they never go on a
+    /// command line (any user can read /proc/PID/cmdline).
+    public var authSettings: [(name: String, value: String)] {
+        guard let auth else { return [] }
+        return [("node.session.auth.authmethod", "CHAP"), ("node.session.auth.username", auth.username),
+                ("node.session.auth.password", auth.password)]
     }
     /// `settings` with the password replaced by `<redacted>`.
     public var redactedSettings: [(name: String, value: String)] {

@@ -213,6 +213,49 @@ public enum ConnectionValidators {
         }
     }
 
+    // MARK: NVMe names
+
+    /// Longest NVMe Qualified Name, in bytes (NVMe Base Specification, NQN).
+    public static let maxNQNBytes = 223
+
+    /// Validates an NVMe Qualified Name: `nqn.yyyy-mm.reverse.domain[:string]` or the UUID
+    /// form `nqn.2014-08.org.nvmexpress:uuid:` + 36-character UUID; at most 223 bytes; no
+    /// blanks or control characters. Returns the name unchanged (NQNs compare byte for byte).
+    @discardableResult
+    public static func nvmeQualifiedName(_ name: String, key: String) throws -> String {
+        try argvSafe(name, key: key)
+        func bad(_ why: String) -> PathCoreError {
+            PathCoreError(.invalidValue, "\(key) is not a valid NVMe qualified name \(quoted(name)): \(why)", key: key)
+        }
+        guard name.utf8.count <= maxNQNBytes else { throw bad("longer than \(maxNQNBytes) bytes") }
+        guard name.hasPrefix("nqn.") else { throw bad("must start with nqn.") }
+        guard !name.contains(where: \.isWhitespace) else { throw bad("contains a blank") }
+        let uuidPrefix = "nqn.2014-08.org.nvmexpress:uuid:"
+        if name.hasPrefix(uuidPrefix) {
+            let u = Array(name.utf8.dropFirst(uuidPrefix.utf8.count))
+            let dashes: Set<Int> = [8, 13, 18, 23]
+            let hex = Set("0123456789abcdefABCDEF".utf8)
+            guard u.count == 36, u.enumerated().allSatisfy({ i, c in dashes.contains(i) ? c == UInt8(ascii: "-") : hex.contains(c) }) else {
+                throw bad("the uuid form needs a 36-character UUID")
+            }
+            return name
+        }
+        let body = Array(name.utf8.dropFirst(4))
+        guard body.count >= 8, body[4] == UInt8(ascii: "-"),
+            body[0..<4].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), body[5..<7].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
+        else { throw bad("needs a yyyy-mm date after nqn.") }
+        let month = Int(body[5] - 0x30) * 10 + Int(body[6] - 0x30)
+        guard (1...12).contains(month) else { throw bad("month must be 01-12") }
+        guard body[7] == UInt8(ascii: ".") else { throw bad("needs '.' and a reversed domain after the date") }
+        let rest = String(decoding: body[8...], as: UTF8.self)
+        let domain = rest.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
+        guard !domain.isEmpty, labels.allSatisfy({ l in !l.isEmpty && l.unicodeScalars.allSatisfy { u in
+            (u >= "a" && u <= "z") || (u >= "A" && u <= "Z") || (u >= "0" && u <= "9") || u == "-" } })
+        else { throw bad("the reversed domain must be dot-separated labels of letters, digits and '-'") }
+        return name
+    }
+
     // MARK: FC
 
     /// Validates an FC port name: 16 hex digits, with or without `0x` and `:` separators
