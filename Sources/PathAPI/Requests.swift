@@ -178,6 +178,30 @@ public struct DisconnectVolumeRequest: Sendable, Equatable, Codable, CustomStrin
 }
 
 /// `POST /v1/volumes/extend` and `POST /v1/volumes/paths`: properties + protocol.
+/// A volume request whose connection properties were validated once, where the request
+/// entered the process (the API router, or an in-process caller): the spec travels with
+/// it, so nothing downstream parses the properties again.
+public struct Validated<Request: Sendable>: Sendable {
+    public let request: Request
+    public let spec: ConnectionSpec
+    public init(request: Request, spec: ConnectionSpec) {
+        self.request = request
+        self.spec = spec
+    }
+}
+
+extension ConnectVolumeRequest {
+    public func validated() throws -> Validated<ConnectVolumeRequest> { Validated(request: self, spec: try spec()) }
+}
+
+extension DisconnectVolumeRequest {
+    public func validated() throws -> Validated<DisconnectVolumeRequest> { Validated(request: self, spec: try spec()) }
+}
+
+extension VolumeRequestBase {
+    public func validated() throws -> Validated<VolumeRequestBase> { Validated(request: self, spec: try spec()) }
+}
+
 public typealias ExtendVolumeRequest = VolumeRequestBase
 public typealias GetVolumePathsRequest = VolumeRequestBase
 

@@ -151,33 +151,35 @@ public struct APIRouter: Sendable {
         let text = String(decoding: body, as: UTF8.self)
         /// Notes the request for the log (redacted) and validates its properties for the
         /// protocol before any operation runs, so every bad key is a 400 naming it.
-        func note(_ base: VolumeRequestBase) throws {
+        func note(_ base: VolumeRequestBase) throws -> ConnectionSpec {
             secrets = base.secrets
             meta["volume.protocol"] = "\(base.protocol.rawValue)"
             // Redacted properties only: CHAP secrets become <redacted>.
             meta["request.properties"] = "\(base.connectionProperties.redacted().encoded)"
+            // the one validation of the properties: the operations get the spec with the request
             let spec = try base.spec()
             if let w = spec.wwn { meta["volume.wwn"] = "\(w.value)" }
+            return spec
         }
         switch route {
         case .connect:
             let r = try ConnectVolumeRequest.parse(text)
-            try note(r.base)
-            return Self.ok(try await operations.connect(r))
+            let spec = try note(r.base)
+            return Self.ok(try await operations.connect(Validated(request: r, spec: spec)))
         case .disconnect:
             let r = try DisconnectVolumeRequest.parse(text)
-            try note(r.base)
+            let spec = try note(r.base)
             meta["request.force"] = "\(r.force)"
             meta["request.ignore_errors"] = "\(r.ignoreErrors)"
-            return Self.ok(try await operations.disconnect(r))
+            return Self.ok(try await operations.disconnect(Validated(request: r, spec: spec)))
         case .extend:
             let r = try VolumeRequestBase.parse(text)
-            try note(r)
-            return Self.ok(try await operations.extend(r))
+            let spec = try note(r)
+            return Self.ok(try await operations.extend(Validated(request: r, spec: spec)))
         case .volumePaths:
             let r = try VolumeRequestBase.parse(text)
-            try note(r)
-            return Self.ok(try await operations.volumePaths(r))
+            let spec = try note(r)
+            return Self.ok(try await operations.volumePaths(Validated(request: r, spec: spec)))
         case .checkDevice:
             let r = try CheckValidDeviceRequest.parse(text)
             meta["device.path"] = "\(r.path)"

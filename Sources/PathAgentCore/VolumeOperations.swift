@@ -8,14 +8,15 @@ public import PathCore
 /// blocking calls on `BlockingWorkers`; they throw `PathCoreError`, `HostStorageError` or
 /// `APIErrorResponse`, which the server maps to the API's error shape (`APIErrorMapping`).
 public protocol VolumeOperations: Sendable {
-    /// `POST /v1/volumes/connect`.
-    func connect(_ request: ConnectVolumeRequest) async throws -> ConnectVolumeResponse
+    /// `POST /v1/volumes/connect`. The requests come validated (`Validated`): the router
+    /// parsed their connection properties once.
+    func connect(_ request: Validated<ConnectVolumeRequest>) async throws -> ConnectVolumeResponse
     /// `POST /v1/volumes/disconnect`.
-    func disconnect(_ request: DisconnectVolumeRequest) async throws -> DisconnectVolumeResponse
+    func disconnect(_ request: Validated<DisconnectVolumeRequest>) async throws -> DisconnectVolumeResponse
     /// `POST /v1/volumes/extend`.
-    func extend(_ request: ExtendVolumeRequest) async throws -> ExtendVolumeResponse
+    func extend(_ request: Validated<ExtendVolumeRequest>) async throws -> ExtendVolumeResponse
     /// `POST /v1/volumes/paths`.
-    func volumePaths(_ request: GetVolumePathsRequest) async throws -> GetVolumePathsResponse
+    func volumePaths(_ request: Validated<GetVolumePathsRequest>) async throws -> GetVolumePathsResponse
     /// `POST /v1/devices/check`.
     func checkValidDevice(_ request: CheckValidDeviceRequest) async throws -> CheckValidDeviceResponse
     /// `GET /v1/connector`.

@@ -82,7 +82,8 @@ final class ScriptedOperations: VolumeOperations {
 
     static let device = DeviceInfo(scsiWWN: "3624a93709714b5cb91634c470002b2c8", path: "/dev/dm-3", multipathID: "3624a93709714b5cb91634c470002b2c8")
 
-    func connect(_ r: ConnectVolumeRequest) async throws -> ConnectVolumeResponse {
+    func connect(_ v: Validated<ConnectVolumeRequest>) async throws -> ConnectVolumeResponse {
+        let r = v.request
         state.withLock { $0.connects.append(r); $0.inConnect += 1 }
         defer { state.withLock { $0.inConnect -= 1 } }
         if let e = connectError?(r) { throw e }
@@ -93,15 +94,18 @@ final class ScriptedOperations: VolumeOperations {
                              portal: "10.0.1.11:3260", targetIQN: "iqn.2010-06.com.purestorage:flasharray.3adbe40b49bac873", state: "active")],
             degraded: false, timings: [StepTiming(step: "login", milliseconds: 1.5)])
     }
-    func disconnect(_ r: DisconnectVolumeRequest) async throws -> DisconnectVolumeResponse {
+    func disconnect(_ v: Validated<DisconnectVolumeRequest>) async throws -> DisconnectVolumeResponse {
+        let r = v.request
         state.withLock { $0.disconnects.append(r) }
         return DisconnectVolumeResponse(removedDevices: ["sdb"], removedMap: r.deviceInfo?.multipathID, loggedOutSessions: [], kept: ["session 1: still used by 2 device(s)"])
     }
-    func extend(_ r: ExtendVolumeRequest) async throws -> ExtendVolumeResponse {
+    func extend(_ v: Validated<ExtendVolumeRequest>) async throws -> ExtendVolumeResponse {
+        let r = v.request
         state.withLock { $0.extends.append(r) }
         return ExtendVolumeResponse(newSize: 2 << 30)
     }
-    func volumePaths(_ r: GetVolumePathsRequest) async throws -> GetVolumePathsResponse {
+    func volumePaths(_ v: Validated<GetVolumePathsRequest>) async throws -> GetVolumePathsResponse {
+        let r = v.request
         state.withLock { $0.pathsRequests.append(r) }
         return GetVolumePathsResponse(paths: ["/dev/sdb", "/dev/sdc"])
     }

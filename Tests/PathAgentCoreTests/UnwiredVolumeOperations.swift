@@ -11,12 +11,12 @@ struct UnwiredVolumeOperations: VolumeOperations {
     static func unwired(_ op: String) -> PathCoreError {
         PathCoreError(.unsupported, "volume operations are not wired in this build", detail: "\(op) has no kernel implementation")
     }
-    func connect(_ request: ConnectVolumeRequest) async throws -> ConnectVolumeResponse { throw Self.unwired("connect") }
-    func disconnect(_ request: DisconnectVolumeRequest) async throws -> DisconnectVolumeResponse {
+    func connect(_ request: Validated<ConnectVolumeRequest>) async throws -> ConnectVolumeResponse { throw Self.unwired("connect") }
+    func disconnect(_ request: Validated<DisconnectVolumeRequest>) async throws -> DisconnectVolumeResponse {
         throw Self.unwired("disconnect")
     }
-    func extend(_ request: ExtendVolumeRequest) async throws -> ExtendVolumeResponse { throw Self.unwired("extend") }
-    func volumePaths(_ request: GetVolumePathsRequest) async throws -> GetVolumePathsResponse {
+    func extend(_ request: Validated<ExtendVolumeRequest>) async throws -> ExtendVolumeResponse { throw Self.unwired("extend") }
+    func volumePaths(_ request: Validated<GetVolumePathsRequest>) async throws -> GetVolumePathsResponse {
         throw Self.unwired("volume_paths")
     }
     func checkValidDevice(_ request: CheckValidDeviceRequest) async throws -> CheckValidDeviceResponse {

@@ -26,10 +26,11 @@ public struct KernelVolumeOperations: VolumeOperations {
         return "other"
     }
 
-    public func connect(_ request: ConnectVolumeRequest) async throws -> ConnectVolumeResponse {
+    public func connect(_ v: Validated<ConnectVolumeRequest>) async throws -> ConnectVolumeResponse {
+        let request = v.request
         let t0 = MonotonicClock.nanos()
         do {
-            let r = try await engine.connect(request)
+            let r = try await engine.connect(v)
             metrics.attachSucceeded(transport: Self.transport(request.protocol), seconds: Double(MonotonicClock.nanos() - t0) / 1e9)
             await monitor.refresh()
             return r
@@ -39,10 +40,11 @@ public struct KernelVolumeOperations: VolumeOperations {
         }
     }
 
-    public func disconnect(_ request: DisconnectVolumeRequest) async throws -> DisconnectVolumeResponse {
+    public func disconnect(_ v: Validated<DisconnectVolumeRequest>) async throws -> DisconnectVolumeResponse {
+        let request = v.request
         let t0 = MonotonicClock.nanos()
         do {
-            let r = try await engine.disconnect(request)
+            let r = try await engine.disconnect(v)
             metrics.detachSucceeded(transport: Self.transport(request.protocol), seconds: Double(MonotonicClock.nanos() - t0) / 1e9)
             if let m = r.removedMap { metrics.forgetMap(m) }
             await monitor.refresh()
@@ -53,8 +55,8 @@ public struct KernelVolumeOperations: VolumeOperations {
         }
     }
 
-    public func extend(_ request: ExtendVolumeRequest) async throws -> ExtendVolumeResponse { try await engine.extend(request) }
-    public func volumePaths(_ request: GetVolumePathsRequest) async throws -> GetVolumePathsResponse { try await engine.volumePaths(request) }
+    public func extend(_ v: Validated<ExtendVolumeRequest>) async throws -> ExtendVolumeResponse { try await engine.extend(v) }
+    public func volumePaths(_ v: Validated<GetVolumePathsRequest>) async throws -> GetVolumePathsResponse { try await engine.volumePaths(v) }
     public func checkValidDevice(_ request: CheckValidDeviceRequest) async throws -> CheckValidDeviceResponse {
         try await engine.checkValidDevice(request)
     }

@@ -10,9 +10,15 @@ extension VolumeEngine {
     /// delete each sd after re-checking its WWN (with an fd held), log out only sessions
     /// no other LUN uses. `force` goes past a failing flush or a busy map (deferred
     /// remove) and says what it gave up; `ignore_errors` reports instead of failing.
+    /// For in-process callers: validates the properties, then `disconnect(_:)` of the result.
     public func disconnect(_ request: DisconnectVolumeRequest) async throws -> DisconnectVolumeResponse {
+        try await disconnect(try request.validated())
+    }
+
+    public func disconnect(_ v: Validated<DisconnectVolumeRequest>) async throws -> DisconnectVolumeResponse {
         try requireLiveRoots()
-        let spec = try request.spec()
+        let request = v.request
+        let spec = v.spec
         let wwn = try request.volumeWWN(spec: spec)
         return try await locks.withLock(keys: [volumeKey(wwn, fallback: "")]) { [self] in
             var timer = StepTimer()

@@ -8,9 +8,12 @@ extension VolumeEngine {
 
     /// Rescans every path, refuses if they disagree on size, resizes the map; returns the
     /// new size in bytes.
-    public func extend(_ request: ExtendVolumeRequest) async throws -> ExtendVolumeResponse {
+    /// For in-process callers: validates the properties, then `extend(_:)` of the result.
+    public func extend(_ request: ExtendVolumeRequest) async throws -> ExtendVolumeResponse { try await extend(try request.validated()) }
+
+    public func extend(_ v: Validated<ExtendVolumeRequest>) async throws -> ExtendVolumeResponse {
         try requireLiveRoots()
-        let spec = try request.spec()
+        let spec = v.spec
         let key = volumeKey(spec.wwn, fallback: "")
         return try await locks.withLock(keys: [key]) { [self] in
             let devices = try volumeDevices(spec, topo: topology())
@@ -35,7 +38,11 @@ extension VolumeEngine {
     }
 
     public func volumePaths(_ request: GetVolumePathsRequest) async throws -> GetVolumePathsResponse {
-        let spec = try request.spec()
+        try await volumePaths(try request.validated())
+    }
+
+    public func volumePaths(_ v: Validated<GetVolumePathsRequest>) async throws -> GetVolumePathsResponse {
+        let spec = v.spec
         return GetVolumePathsResponse(paths: try volumeDevices(spec, topo: topology()).compactMap { $0.name.map { "/dev/\($0)" } })
     }
 

@@ -104,9 +104,13 @@ public final class VolumeEngine: Sendable {
         }
     }
 
-    public func connect(_ request: ConnectVolumeRequest) async throws -> ConnectVolumeResponse {
+    /// For in-process callers: validates the properties, then `connect(_:)` of the result.
+    public func connect(_ request: ConnectVolumeRequest) async throws -> ConnectVolumeResponse { try await connect(try request.validated()) }
+
+    public func connect(_ v: Validated<ConnectVolumeRequest>) async throws -> ConnectVolumeResponse {
         try requireLiveRoots()
-        switch try request.spec() {
+        let request = v.request
+        switch v.spec {
         case .iscsi(let spec): return try await connectISCSI(spec, properties: request.connectionProperties)
         case .fc(let spec): return try await connectFC(spec, properties: request.connectionProperties)
         }
