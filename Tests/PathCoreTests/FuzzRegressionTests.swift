@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+@testable import PathCore
+
+/// Inputs from the fuzz harnesses (fuzz/, `scripts/fuzz`) that crashed a parser or broke one
+/// of its invariants, kept in `Tests/Fixtures/fuzz/<target>/` (scripts/fuzz also seeds each
+/// target with them). Each test feeds one to the parser it broke.
+enum FuzzFixture {
+    static let directory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/fuzz")
+
+    static func bytes(_ target: String, _ name: String) throws -> [UInt8] {
+        Array(try Data(contentsOf: directory.appendingPathComponent("\(target)/\(name)")))
+    }
+    static func text(_ target: String, _ name: String) throws -> String {
+        String(decoding: try bytes(target, name), as: UTF8.self)
+    }
+    /// A `scsi` harness input without its first byte (the one that picks the decoder).
+    static func scsi(_ name: String) throws -> [UInt8] { Array(try bytes("scsi", name).dropFirst()) }
+
+    /// The text with CRLF line ends made LF.
+    static func lf(_ s: String) -> String { s.replacingOccurrences(of: "\r\n", with: "\n") }
+}
+
+@Suite struct FuzzRegressionTests {
+    // MARK: scsi
+
+    /// A GET LBA STATUS descriptor whose LBA + count passes 2^64 (device-reported) trapped in
+    /// `Descriptor.end` (`nextLBA`, `LBAStatusMap.add`).
+    @Test func lbaStatusDescriptorPast2To64IsRefused() throws {
+        let data = try FuzzFixture.scsi("lba-status-descriptor-end-overflow")
+        let e = #expect(throws: PathCoreError.self) { try LBAStatus(data) }
+        #expect(e?.code == .invalidValue)
+    }
+
+    /// A sense descriptor that runs past ADDITIONAL SENSE LENGTH was decoded from the bytes
+    /// after the sense data.
+    @Test func senseDescriptorPastAdditionalLengthIsRefused() throws {
+        let data = try FuzzFixture.scsi("sense-descriptor-past-additional-length")
+        let e = #expect(throws: PathCoreError.self) { try SenseData(data) }
+        #expect(e?.code == .truncated)
+    }
+}
