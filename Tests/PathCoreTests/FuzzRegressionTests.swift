@@ -41,4 +41,24 @@ enum FuzzFixture {
         let e = #expect(throws: PathCoreError.self) { try SenseData(data) }
         #expect(e?.code == .truncated)
     }
+
+    /// A device claiming 2^64 - 1 blocks with an 8-block granularity and a request for the
+    /// last blocks: rounding the start up to a granule trapped in UnmapPlanner.
+    @Test func unmapPlanNearTheLastLBADoesNotOverflow() throws {
+        var records: [UInt8: [UInt8]] = [:]
+        var d = try FuzzFixture.scsi("unmap-plan-round-up-overflow")[...]
+        while d.count >= 4 {
+            let n = Int(d[d.startIndex + 2]) << 8 | Int(d[d.startIndex + 3])
+            records[d[d.startIndex]] = Array(d.dropFirst(4).prefix(n))
+            d = d.dropFirst(4 + n)
+        }
+        let caps = UnmapCapabilities(
+            capacity: try ReadCapacity16(#require(records[0x9E])),
+            provisioning: try LogicalBlockProvisioning(#require(records[0xB2])),
+            limits: try BlockLimits(#require(records[0xB0])))
+        #expect(caps.blockCount == UInt64.max && caps.optimalUnmapGranularity == 8)
+        let plan = try UnmapPlanner.plan(.blocks(lba: UInt64.max - 2, count: 2), on: caps)
+        #expect(plan.steps.isEmpty && plan.deallocated == nil)  // no whole granule in the range
+        #expect(plan.leftMapped == [.init(lba: UInt64.max - 2, count: 2)])
+    }
 }
