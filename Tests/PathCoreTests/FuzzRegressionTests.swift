@@ -61,4 +61,31 @@ enum FuzzFixture {
         #expect(plan.steps.isEmpty && plan.deallocated == nil)  // no whole granule in the range
         #expect(plan.leftMapped == [.init(lba: UInt64.max - 2, count: 2)])
     }
+
+    // MARK: dm
+
+    @Test func dmTableWithCRLFParsesLikeLF() throws {
+        let line = try FuzzFixture.text("dm", "table-crlf")
+        let t = try DMTable.parse(line)
+        #expect(t == (try DMTable.parse(FuzzFixture.lf(line))))
+        #expect(t.groups.first?.paths.map(\.args) == [["128"], ["128"]])
+    }
+
+    @Test func dmStatusWithCRLFParsesLikeLF() throws {
+        let line = try FuzzFixture.text("dm", "status-crlf")
+        #expect(try DMStatus.parse(line) == DMStatus.parse(FuzzFixture.lf(line)))
+    }
+
+    /// A per-path argument count near Int.max overflowed `nPaths * (1 + nArgs)`.
+    @Test func dmTableWithAHugeArgumentCountIsRefused() throws {
+        let line = try FuzzFixture.text("dm", "table-path-args-overflow")
+        let e = #expect(throws: PathCoreError.self) { try DMTable.parse(line) }
+        #expect(e?.detail == "token 10")  // the number of paths of that group
+    }
+
+    @Test func dmStatusWithAHugeArgumentCountIsRefused() throws {
+        let line = try FuzzFixture.text("dm", "status-path-args-overflow")
+        let e = #expect(throws: PathCoreError.self) { try DMStatus.parse(line) }
+        #expect(e?.detail == "token 12")
+    }
 }

@@ -6,7 +6,8 @@ struct DMTokenReader {
     private(set) var index = 0
 
     init(_ line: String, what: String) {
-        self.words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" })
+        // "\r\n" is one Character in Swift: it must be named to split there.
+        self.words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" })
         self.what = what
     }
 
