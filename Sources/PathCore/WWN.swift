@@ -76,7 +76,7 @@ public struct WWN: Hashable, Sendable, Comparable, Codable, CustomStringConverti
 extension StringProtocol {
     /// Leading and trailing spaces, tabs, newlines and NULs removed (sysfs values end in `\n`).
     public func trimmingWhitespace() -> String {
-        let isWS: (Character) -> Bool = { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" || $0 == "\0" }
+        let isWS: (Character) -> Bool = { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" || $0 == "\r\n" || $0 == "\0" }
         guard let start = firstIndex(where: { !isWS($0) }) else { return "" }
         let end = lastIndex(where: { !isWS($0) })!
         return String(self[start...end])

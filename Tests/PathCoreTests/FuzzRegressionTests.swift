@@ -88,4 +88,39 @@ enum FuzzFixture {
         let e = #expect(throws: PathCoreError.self) { try DMStatus.parse(line) }
         #expect(e?.detail == "token 12")
     }
+
+    // MARK: config readers: CRLF line ends read like LF
+
+    @Test func pathagentConfWithCRLF() throws {
+        let text = try FuzzFixture.text("config", "pathagent-crlf.conf")
+        let c = try AgentConfig.parse(text, file: "pathagent.conf")
+        #expect(c == (try AgentConfig.parse(FuzzFixture.lf(text), file: "pathagent.conf")))
+        #expect(c.workers == 4 && c.logLevel == "debug")
+    }
+
+    @Test func pathagentMultipathConfigWithCRLF() throws {
+        let text = try FuzzFixture.text("config", "pathagent-multipath-crlf.conf")
+        let c = try MultipathConfig.parse(text, path: "multipath.conf")
+        #expect(c == (try MultipathConfig.parse(FuzzFixture.lf(text), path: "multipath.conf")))
+        #expect(c.sections.map(\.line) == [1, 4])
+    }
+
+    @Test func multipathConfWithCRLF() throws {
+        let text = try FuzzFixture.text("config", "multipath-crlf.conf")
+        let f = try MultipathConfFile.parse(text, path: "/etc/multipath.conf")
+        #expect(f == (try MultipathConfFile.parse(FuzzFixture.lf(text), path: "/etc/multipath.conf")))
+        #expect(f.defaults?.value("polling_interval") == "10" && f.defaults?.entry("find_multipaths")?.line == 4)
+    }
+
+    @Test func novaConfWithCRLF() throws {
+        let ini = OsloINI(try FuzzFixture.text("config", "nova-crlf.conf"))
+        #expect(ini.value("libvirt", "volume_use_multipath")?.value == "True")
+        #expect(ini.value("libvirt", "volume_use_multipath")?.line == 2)
+    }
+
+    @Test func iscsidConfWithCRLF() throws {
+        let v = HostChecks.iscsidValues(try FuzzFixture.text("config", "iscsid-crlf.conf"))
+        #expect(v["node.session.timeo.replacement_timeout"]?.value == "10")
+        #expect(v["node.startup"]?.value == "automatic" && v["node.startup"]?.line == 2)
+    }
 }
