@@ -123,4 +123,26 @@ enum FuzzFixture {
         #expect(v["node.session.timeo.replacement_timeout"]?.value == "10")
         #expect(v["node.startup"]?.value == "automatic" && v["node.startup"]?.line == 2)
     }
+
+    // MARK: connection properties: hex digits are ASCII
+
+    /// `Character.isHexDigit` is also true for fullwidth digits and letters (U+FF10...).
+    @Test func fullwidthDigitInAWWPNIsRefused() throws {
+        let text = try FuzzFixture.text("json", "wwpn-fullwidth-digit.json")
+        let e = #expect(throws: PathCoreError.self) { try ConnectionProperties.fc(json: text) }
+        #expect(e?.key == "target_wwn")
+    }
+
+    @Test func fullwidthDigitInAnEUINameIsRefused() throws {
+        let text = try FuzzFixture.text("json", "iscsi-name-fullwidth-digit.json")
+        let e = #expect(throws: PathCoreError.self) { try ConnectionProperties.iscsi(json: text) }
+        #expect(e?.key == "target_iqn")
+    }
+
+    @Test func fullwidthDigitInAWWNIsRefused() throws {
+        let text = try FuzzFixture.text("json", "wwn-fullwidth-digit.json")
+        let e = #expect(throws: PathCoreError.self) { try ConnectionProperties.iscsi(json: text) }
+        #expect(e?.key == "wwn")
+        #expect(throws: PathCoreError.self) { try WWN("3624a9370\u{FF19}714b5cb91634c470002b2c8") }
+    }
 }
