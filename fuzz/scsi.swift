@@ -101,7 +101,8 @@ func blockLimits(_ d: [UInt8]) {
 func provisioning(_ d: [UInt8]) {
     guard let p = try? LogicalBlockProvisioning(d) else { return }
     if let g = p.provisioningGroupDescriptor {
-        invariant(p.descriptorPresent && g.count == 4 + Int(d[7]) && Array(d[4..<(4 + g.count)]) == g, "provisioning group descriptor")
+        // page bytes 8... (payload 4...): DESIGNATOR LENGTH in its byte 3
+        invariant(p.descriptorPresent && g.count == 4 + Int(d[11]) && Array(d[8..<(8 + g.count)]) == g, "provisioning group descriptor")
     } else {
         invariant(!p.descriptorPresent, "DP set but no descriptor")
     }
