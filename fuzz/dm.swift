@@ -4,8 +4,8 @@
 // Invariants beyond "no crash":
 // - a parsed table that validates re-renders to a line that parses to the same table, and
 //   its parameters alone (`parse(params:)`) to the same table too; rendering is a fixpoint;
-// - whitespace is only a separator: the line with every run of blanks (space, tab, CR, LF,
-//   CRLF) replaced by one space parses to the same result;
+// - whitespace is only a separator: the line with every run of blanks (space, tab, CR, LF)
+//   replaced by one space parses to the same result;
 // - a parsed status has its group and path counts in range, and its path and group
 //   states from the documented letters;
 // - errors are PathCoreErrors that name a token within the line (or its end).
@@ -51,15 +51,17 @@ func result<T>(_ body: () throws -> T) -> Result<T, PathCoreError> {
 }
 
 func checkError(_ e: PathCoreError, _ line: String) {
-    let words = line.split(whereSeparator: isBlank).count
+    let words = line.unicodeScalars.split(whereSeparator: isBlank).count
     guard let d = e.detail, d.hasPrefix("token ") else { return }
     let n = Int(d.dropFirst(6))
     invariant(n != nil && n! >= 1 && n! <= words + 1, "error names token \(d) of \(words)")
 }
 
-func isBlank(_ c: Character) -> Bool { c == " " || c == "\t" || c == "\n" || c == "\r" || c == "\r\n" }
+/// The blanks the kernel's dm_split_args separates words with (bytes, so scalars here: a
+/// Character may join a blank to what follows it).
+func isBlank(_ c: Unicode.Scalar) -> Bool { c == " " || c == "\t" || c == "\n" || c == "\r" }
 
 /// The line with every run of blanks replaced by one space.
 func normalizedBlanks(_ s: String) -> String {
-    s.split(whereSeparator: isBlank).joined(separator: " ")
+    s.unicodeScalars.split(whereSeparator: isBlank).map { String(String.UnicodeScalarView($0)) }.joined(separator: " ")
 }

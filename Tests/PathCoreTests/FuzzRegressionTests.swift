@@ -76,6 +76,15 @@ enum FuzzFixture {
         #expect(try DMStatus.parse(line) == DMStatus.parse(FuzzFixture.lf(line)))
     }
 
+    /// " " followed by a combining mark is one Character; the kernel splits bytes, so the
+    /// blank still separates words (found as "1\r\u{301}" reading unlike "1 \u{301}").
+    @Test func dmWordsSplitAtABlankBeforeACombiningMark() throws {
+        let line = try FuzzFixture.text("dm", "table-blank-before-combining-mark")
+        let t = try DMTable.parse(line)
+        #expect(t == (try DMTable.parse(line.replacingOccurrences(of: " ", with: "\t"))))
+        #expect(t.groups.first?.paths.first?.args == ["\u{301}"])
+    }
+
     /// A per-path argument count near Int.max overflowed `nPaths * (1 + nArgs)`.
     @Test func dmTableWithAHugeArgumentCountIsRefused() throws {
         let line = try FuzzFixture.text("dm", "table-path-args-overflow")
