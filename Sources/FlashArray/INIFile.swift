@@ -37,7 +37,7 @@ public struct INIFile: Sendable {
         var current: Int? = nil
         var lastEntry: (Int, Int)? = nil  // (section index, entry index)
         var lineNo = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {  // CRLF is one Character
             lineNo += 1
             var line = String(rawLine)
             if line.hasSuffix("\r") { line.removeLast() }

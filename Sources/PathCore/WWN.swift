@@ -26,7 +26,7 @@ public struct WWN: Hashable, Sendable, Comparable, Codable, CustomStringConverti
             // bare NAA hex: 5 = NAA registered (16 digits), 6 = NAA registered extended (32 digits)
             s = "3" + s
         }
-        guard s.count >= 2, s.count <= 65, s.allSatisfy(\.isHexDigit) else {
+        guard s.count >= 2, s.count <= 65, s.allSatisfy(\.isASCIIHexDigit) else {
             throw PathCoreError(.invalidValue, "not a well-formed WWN: '\(text)'")
         }
         if s.first == "3" {
@@ -42,7 +42,7 @@ public struct WWN: Hashable, Sendable, Comparable, Codable, CustomStringConverti
     /// (`9714B5CB91634C470002B2C8` -> `3624a93709714b5cb91634c470002b2c8`).
     public static func pure(serial: String) throws -> WWN {
         let s = serial.lowercased()
-        guard s.count == 24, s.allSatisfy(\.isHexDigit) else {
+        guard s.count == 24, s.allSatisfy(\.isASCIIHexDigit) else {
             throw PathCoreError(.invalidValue, "a Pure volume serial has 24 hex digits: '\(serial)'")
         }
         return try WWN(purePrefix + s)
@@ -73,10 +73,15 @@ public struct WWN: Hashable, Sendable, Comparable, Codable, CustomStringConverti
     }
 }
 
+extension Character {
+    /// 0-9, a-f, A-F only (`isHexDigit` is also true for the fullwidth forms U+FF10...).
+    var isASCIIHexDigit: Bool { isASCII && isHexDigit }
+}
+
 extension StringProtocol {
     /// Leading and trailing spaces, tabs, newlines and NULs removed (sysfs values end in `\n`).
     public func trimmingWhitespace() -> String {
-        let isWS: (Character) -> Bool = { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" || $0 == "\0" }
+        let isWS: (Character) -> Bool = { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" || $0 == "\r\n" || $0 == "\0" }
         guard let start = firstIndex(where: { !isWS($0) }) else { return "" }
         let end = lastIndex(where: { !isWS($0) })!
         return String(self[start...end])

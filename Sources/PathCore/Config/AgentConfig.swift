@@ -42,7 +42,7 @@ public struct AgentConfig: Sendable, Equatable {
         var section = "DEFAULT"
         var seen: [String: Int] = [:]
         var lineNo = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {  // CRLF is one Character
             lineNo += 1
             let line = raw.trimmingWhitespace()
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }

@@ -47,12 +47,12 @@ public enum ConnectionValidators {
         let lower = name.lowercased()
         if lower.hasPrefix("eui.") {
             let hex = lower.dropFirst(4)
-            guard hex.count == 16, hex.allSatisfy(\.isHexDigit) else { throw bad("eui. needs 16 hex digits") }
+            guard hex.count == 16, hex.allSatisfy(\.isASCIIHexDigit) else { throw bad("eui. needs 16 hex digits") }
             return name
         }
         if lower.hasPrefix("naa.") {
             let hex = lower.dropFirst(4)
-            guard hex.count == 16 || hex.count == 32, hex.allSatisfy(\.isHexDigit) else { throw bad("naa. needs 16 or 32 hex digits") }
+            guard hex.count == 16 || hex.count == 32, hex.allSatisfy(\.isASCIIHexDigit) else { throw bad("naa. needs 16 or 32 hex digits") }
             return name
         }
         guard lower.hasPrefix("iqn.") else { throw bad("must start with iqn., eui. or naa.") }
@@ -271,7 +271,7 @@ public enum ConnectionValidators {
             }
             s = Substring(parts.joined())
         }
-        guard s.count == 16, s.allSatisfy(\.isHexDigit) else {
+        guard s.count == 16, s.allSatisfy(\.isASCIIHexDigit) else {
             throw PathCoreError(.invalidValue, "\(key) is not a valid FC port name \(quoted(text)): needs 16 hex digits", key: key)
         }
         guard s.contains(where: { $0 != "0" }) else {

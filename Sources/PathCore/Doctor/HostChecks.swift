@@ -120,7 +120,7 @@ public struct HostChecks: DoctorCheck {
     public static func iscsidValues(_ text: String) -> [String: (value: String, line: Int)] {
         var out: [String: (value: String, line: Int)] = [:]
         var n = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {  // CRLF is one Character
             n += 1
             let l = raw.trimmingWhitespace()
             if l.isEmpty || l.hasPrefix("#") { continue }

@@ -36,7 +36,7 @@ public struct MultipathConfFile: Sendable, Equatable {
     public static func parse(_ text: String, path: String) throws -> MultipathConfFile {
         var stack: [Section] = [Section(name: "", line: 0, entries: [], children: [])]
         var lineNo = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {  // CRLF is one Character
             lineNo += 1
             var tokens = try tokenize(raw, line: lineNo, path: path)[...]
             while let t = tokens.first {

@@ -8,7 +8,7 @@ public struct OsloINI: Sendable {
         values = [:]
         var section = "DEFAULT"
         var n = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {  // CRLF is one Character
             n += 1
             let l = raw.trimmingWhitespace()
             if l.isEmpty || l.hasPrefix("#") || l.hasPrefix(";") { continue }

@@ -97,7 +97,7 @@ public struct DMStatus: Hashable, Sendable {
             let npPos = r.position
             let nPaths: Int = try r.number("number of paths")
             let nArgs: Int = try r.number("number of selector path status arguments")
-            guard nPaths >= 0, nArgs >= 0, nPaths * (3 + nArgs) <= r.remaining else {
+            guard nPaths >= 0, nArgs >= 0, nPaths <= r.remaining, nArgs <= r.remaining, nPaths * (3 + nArgs) <= r.remaining else {
                 throw r.error("\(nPaths) paths with \(nArgs) selector arguments each", at: npPos)
             }
             var paths: [Path] = []

@@ -164,7 +164,7 @@ public struct DMTable: Hashable, Sendable, CustomStringConvertible {
             let npPos = r.position
             let nPaths: Int = try r.number("number of paths")
             let nArgs: Int = try r.number("number of path arguments")
-            guard nPaths >= 0, nArgs >= 0, nPaths * (1 + nArgs) <= r.remaining else {
+            guard nPaths >= 0, nArgs >= 0, nPaths <= r.remaining, nArgs <= r.remaining, nPaths * (1 + nArgs) <= r.remaining else {
                 throw r.error("\(nPaths) paths with \(nArgs) arguments each", at: npPos)
             }
             var paths: [Path] = []

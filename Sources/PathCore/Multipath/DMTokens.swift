@@ -6,7 +6,10 @@ struct DMTokenReader {
     private(set) var index = 0
 
     init(_ line: String, what: String) {
-        self.words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" })
+        // Split on scalars, as the kernel splits bytes: a Character can hold a blank ("\r\n",
+        // or " " + a combining mark), and splitting Characters would keep it inside a word.
+        self.words = line.unicodeScalars.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" })
+            .map(Substring.init)
         self.what = what
     }
 

@@ -49,7 +49,7 @@ public struct MultipathConfig: Hashable, Sendable {
         var lineNo = 0
         // Values are checked against a scratch settings value so bad values fail at parse time.
         var scratch = HardwareTable.generic
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {  // CRLF is one Character
             lineNo += 1
             let line = stripComment(rawLine).trimmingWhitespace()
             if line.isEmpty { continue }

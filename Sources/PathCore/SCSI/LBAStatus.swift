@@ -46,10 +46,12 @@ public struct LBAStatus: Sendable, Equatable, Codable {
             case 3: status = .mappedOrUnknown
             default: status = .reserved
             }
-            out.append(
-                Descriptor(
-                    startingLBA: try v.u64(at, "LBA STATUS LOGICAL BLOCK ADDRESS"),
-                    blockCount: try v.u32(at + 8, "NUMBER OF LOGICAL BLOCKS"), status: status, statusCode: code))
+            let lba = try v.u64(at, "LBA STATUS LOGICAL BLOCK ADDRESS")
+            let count = try v.u32(at + 8, "NUMBER OF LOGICAL BLOCKS")
+            guard !lba.addingReportingOverflow(UInt64(count)).overflow else {
+                throw PathCoreError(.invalidValue, "GET LBA STATUS descriptor LBA \(lba)+\(count) ends past LBA 2^64")
+            }
+            out.append(Descriptor(startingLBA: lba, blockCount: count, status: status, statusCode: code))
             at += 16
         }
         if !incomplete && at != announced {

@@ -144,6 +144,11 @@ public struct SenseData: Sendable, Equatable, Codable, CustomStringConvertible {
             while at < 8 + additional {
                 let type = try v.u8(at, "sense descriptor type")
                 let len = Int(try v.u8(at + 1, "sense descriptor ADDITIONAL LENGTH"))
+                guard at + 2 + len <= 8 + additional else {
+                    throw PathCoreError(
+                        .truncated, "sense descriptor 0x\(SCSIWire.hex2(type)) runs past ADDITIONAL SENSE LENGTH",
+                        detail: "descriptor ends at byte \(at + 2 + len), sense data at \(8 + additional)")
+                }
                 let body = try v.slice(at, 2 + len, "sense descriptor 0x\(SCSIWire.hex2(type))")
                 descriptors.append(Descriptor(type: type, bytes: body))
                 let d = ByteView(body)

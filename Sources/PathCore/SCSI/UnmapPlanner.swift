@@ -181,7 +181,9 @@ public enum UnmapPlanner {
         let a = UInt64(device.unmapGranularityAlignment ?? 0) % g
         func roundUp(_ x: UInt64) -> UInt64 {
             let r = (x % g + g - a) % g  // (x - a) mod g without underflow
-            return r == 0 ? x : x + (g - r)
+            guard r != 0 else { return x }
+            let (up, overflow) = x.addingReportingOverflow(g - r)
+            return overflow ? .max : up  // no granule starts at or after x below 2^64
         }
         func roundDown(_ x: UInt64) -> UInt64 {
             let r = (x % g + g - a) % g
