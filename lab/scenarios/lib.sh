@@ -105,6 +105,13 @@ lab_tgt_start() {
   run tgtadm --lld iscsi --op bind --mode target --tid 1 -I ALL || return 1
 }
 
+# lab_tgt_chap USER PASSWORD: require session CHAP on target 1 (tgt's incoming account;
+# only the scenario's own tgtadm carries the secret on its command line)
+lab_tgt_chap() {
+  tgtadm --lld iscsi --op new --mode account --user "$1" --password "$2" || return 1
+  run tgtadm --lld iscsi --op bind --mode account --tid 1 --user "$1"
+}
+
 # lab_offline_at SDX...: set the sd devices offline (no I/O) and print CLOCK_MONOTONIC in
 # µs (the clock the agent stamps its path changes with) right after the first write
 lab_offline_at() {
