@@ -1,6 +1,9 @@
-/// `GET /v1/maps` and `pathctl maps`: each map the agent watches, its live table, the
+/// `GET /v1/maps` and `pathctl maps`: every multipath map on the host, each marked as the
+/// agent's (it created the map: a claim in its journal) or foreign (multipathd or another
+/// tool made it; the agent only reads it). For the agent's maps: the live table, the
 /// per-path state (dm active/failed, last TUR verdict, fail count, cause of the last
-/// change) and the multipath settings in force with where each value came from.
+/// change) and the multipath settings in force with where each value came from; for a
+/// foreign map: its table and the paths' dm state as the kernel reports them.
 /// What the agent knows about one path of a managed map, for health and `pathctl maps`.
 public struct MonitoredPath: Sendable, Codable, Equatable {
     public var device: String       // maj:min
@@ -45,25 +48,54 @@ public struct MapsResponse: Sendable, Codable, Equatable {
             self.origin = origin
         }
     }
+    /// Who made a map: the agent (it watches, messages and reloads it) or someone else.
+    public enum Owner: String, Sendable, Codable, Equatable {
+        case pathagent
+        case foreign
+    }
     public struct Map: Sendable, Codable, Equatable {
         public var name: String
         public var device: String
+        /// `pathagent` for a map the agent created, `foreign` for any other multipath map.
+        public var owner: Owner
+        /// The dm uuid (`mpath-<wwn>` for both the agent's maps and multipathd's).
+        public var uuid: String?
         public var table: String?
         public var vendor: String?
         public var product: String?
         public var paths: [MonitoredPath]
         public var activePaths: Int
         public var settings: [Setting]
-        public init(name: String, device: String, table: String?, vendor: String?, product: String?, paths: [MonitoredPath],
-                    activePaths: Int, settings: [Setting]) {
+        public init(name: String, device: String, owner: Owner = .pathagent, uuid: String? = nil, table: String?, vendor: String?,
+                    product: String?, paths: [MonitoredPath], activePaths: Int, settings: [Setting]) {
             self.name = name
             self.device = device
+            self.owner = owner
+            self.uuid = uuid
             self.table = table
             self.vendor = vendor
             self.product = product
             self.paths = paths
             self.activePaths = activePaths
             self.settings = settings
+        }
+        private enum CodingKeys: String, CodingKey {
+            case name, device, owner, uuid, table, vendor, product, paths, activePaths, settings
+        }
+        /// `owner` absent (a daemon from before the field) means the agent's: that daemon
+        /// listed only the maps it watched.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decode(String.self, forKey: .name)
+            device = try c.decode(String.self, forKey: .device)
+            owner = try c.decodeIfPresent(Owner.self, forKey: .owner) ?? .pathagent
+            uuid = try c.decodeIfPresent(String.self, forKey: .uuid)
+            table = try c.decodeIfPresent(String.self, forKey: .table)
+            vendor = try c.decodeIfPresent(String.self, forKey: .vendor)
+            product = try c.decodeIfPresent(String.self, forKey: .product)
+            paths = try c.decode([MonitoredPath].self, forKey: .paths)
+            activePaths = try c.decode(Int.self, forKey: .activePaths)
+            settings = try c.decode([Setting].self, forKey: .settings)
         }
     }
     public var maps: [Map]

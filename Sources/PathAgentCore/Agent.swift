@@ -119,7 +119,8 @@ public struct Agent: Sendable {
             mapsView = {
                 let snap = await m.snapshot()
                 return try await workers.run {
-                    MapsResponse.build(monitored: snap, topology: Inventory.scan(roots: roots), dm: LibDeviceMapper())
+                    MapsResponse.build(monitored: snap, topology: Inventory.scan(roots: roots), dm: LibDeviceMapper(),
+                                       owned: (try? journal.ownedMaps()) ?? [:])
                 }
             }
         }

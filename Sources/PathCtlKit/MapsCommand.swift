@@ -6,16 +6,20 @@ import PathCore
 struct MapsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "maps",
-        abstract: "Show the multipath maps pathagent manages, their paths and settings.",
+        abstract: "Show the host's multipath maps: pathagent's own, their paths and settings, and foreign ones.",
         discussion: """
-            Asks the daemon (GET /v1/maps). For each map: the live dm table, every path with \
-            its dm state (active/failed), the last TEST UNIT READY verdict of the agent's \
-            checker (up, down, ghost, pending, shaky), the kernel's fail count and the cause \
-            of its last change; then each multipath setting in force and where its value came \
-            from (built-in default, the PURE/FlashArray profile, a config file line, or a rule \
-            such as mixed ALUA states).
+            Asks the daemon (GET /v1/maps). Each map is marked owner=pathagent (the agent \
+            created it and watches it) or owner=foreign (multipathd or another tool made it: \
+            the agent never messages or reloads it, and only shows its table and the paths' dm \
+            state). For each of the agent's maps: the live dm table, every path with its dm \
+            state (active/failed), the last TEST UNIT READY verdict of the agent's checker (up, \
+            down, ghost, pending, shaky), the kernel's fail count and the cause of its last \
+            change; then each multipath setting in force and where its value came from \
+            (built-in default, the PURE/FlashArray profile, a config file line, or a rule such \
+            as mixed ALUA states).
 
-            Exit status: 0 every path active; 2 some path failed; 1 the daemon could not be asked.
+            Exit status: 0 every path of the agent's maps active; 2 some path of one of them \
+            failed (a foreign map's paths do not count); 1 the daemon could not be asked.
             """)
 
     @OptionGroup var client: ClientOptions
@@ -29,21 +33,23 @@ struct MapsCommand: ParsableCommand {
         if client.json {
             try Output.json(r)
         } else {
-            if r.maps.isEmpty { Output.line("no multipath maps managed by pathagent") }
+            if !r.maps.contains(where: { $0.owner == .pathagent }) { Output.line("no multipath maps managed by pathagent") }
             for m in r.maps {
-                Output.line("\(m.name) \(m.device) \(m.vendor ?? "?"),\(m.product ?? "?") paths=\(m.activePaths)/\(m.paths.count)")
+                Output.line("\(m.name) \(m.device) owner=\(m.owner.rawValue) \(m.vendor ?? "?"),\(m.product ?? "?") paths=\(m.activePaths)/\(m.paths.count)")
                 if let t = m.table { Output.line("  table: \(t)") }
                 for p in m.paths {
                     let mark = p.dmState == "active" ? " " : "!"
                     Output.line(" \(mark) \(Output.pad(p.device, 7)) \(Output.pad(p.name ?? "-", 5)) \(Output.pad(p.dmState, 7)) checker=\(Output.pad(p.checker ?? "-", 7)) fail_count=\(p.failCount)\(p.reason.map { "  last change: \($0)" } ?? "")")
                 }
-                if !noSettings {
+                if !noSettings && m.owner == .pathagent {
                     Output.line("  settings:")
                     for s in m.settings { Output.line("    \(Output.pad(s.key, 22)) \(Output.pad(s.value, 20)) (\(s.origin))") }
                 }
             }
         }
-        if r.maps.contains(where: { $0.activePaths < $0.paths.count }) { throw ExitCode(ExitStatus.degradedOrErrors) }
+        if r.maps.contains(where: { $0.owner == .pathagent && $0.activePaths < $0.paths.count }) {
+            throw ExitCode(ExitStatus.degradedOrErrors)
+        }
     }
 }
 

@@ -205,3 +205,19 @@ private func encode<T: Encodable>(_ value: T) throws -> String {
     #expect(same == ok)
     #expect(try CheckValidDeviceRequest.parse(#"{"path": "/dev/dm-1"}"#).path == "/dev/dm-1")
 }
+
+@Test func mapsResponseMarksOwnerAndReadsOlderDaemons() throws {
+    let own = MapsResponse.Map(
+        name: "3624a9370aaaa", device: "dm-0", owner: .pathagent, uuid: "mpath-3624a9370aaaa", table: "0 8 multipath x",
+        vendor: "PURE", product: "FlashArray", paths: [], activePaths: 0, settings: [])
+    var foreign = own
+    foreign.name = "3333333000001770"
+    foreign.owner = .foreign
+    let text = try encode(MapsResponse(maps: [own, foreign]))
+    #expect(text.contains(#""owner":"pathagent""#) && text.contains(#""owner":"foreign""#))
+    #expect(try decode(MapsResponse.self, text) == MapsResponse(maps: [own, foreign]))
+    // a daemon from before the field listed only the maps it watched: its own
+    let old = #"{"maps":[{"name":"m","device":"dm-1","paths":[],"activePaths":0,"settings":[]}]}"#
+    let m = try decode(MapsResponse.self, old).maps[0]
+    #expect(m.owner == .pathagent && m.uuid == nil && m.table == nil)
+}

@@ -102,6 +102,9 @@ reset_state() {
   for d in tgtd iscsid multipathd; do stop_daemon $d; done
   udevadm settle --timeout=10
   rmmod scsi_debug 2>/dev/null
+  # the agent's journal (intents, and the claims on the maps it created) describes the
+  # state just torn down: the next scenario's daemon starts as on a fresh host
+  rm -rf /var/lib/pathagent
   return 0
 }
 

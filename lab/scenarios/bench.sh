@@ -326,7 +326,8 @@ fi
 # state poll (multipath.state_poll_ms, 250) fails the path, the TUR checker
 # (polling_interval 10) reinstates it
 pv=() perr=
-pa_monitors() { "$PA_BIN/pathctl" maps --json 2>/dev/null | jq -e --arg m "$MAP" '.maps[] | select(.name == $m)' >/dev/null; }
+# (the daemon lists foreign maps too: the map must be its own, i.e. watched)
+pa_monitors() { "$PA_BIN/pathctl" maps --json 2>/dev/null | jq -e --arg m "$MAP" '.maps[] | select(.name == $m and .owner == "pathagent")' >/dev/null; }
 if [ $pf_setup_ok = 1 ] && agent_start && wait_wall 30 pa_monitors; then
   for i in $(seq $REPEAT); do
     sleep 2

@@ -105,6 +105,39 @@ lab_tgt_start() {
   run tgtadm --lld iscsi --op bind --mode target --tid 1 -I ALL || return 1
 }
 
+# lab_tgt_chap USER PASSWORD: require session CHAP on target 1 (tgt's incoming account;
+# only the scenario's own tgtadm carries the secret on its command line)
+lab_tgt_chap() {
+  tgtadm --lld iscsi --op new --mode account --user "$1" --password "$2" || return 1
+  run tgtadm --lld iscsi --op bind --mode account --tid 1 --user "$1"
+}
+
+# lab_offline_at SDX...: set the sd devices offline (no I/O) and print CLOCK_MONOTONIC in
+# µs (the clock the agent stamps its path changes with) right after the first write
+lab_offline_at() {
+  python3 - "$@" <<'PY'
+import sys, time
+t0 = None
+for d in sys.argv[1:]:
+    with open(f"/sys/block/{d}/device/state", "w") as f:
+        f.write("offline\n")  # the kernel wants the state name followed by a newline
+    t0 = t0 or time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+print(t0)
+PY
+}
+
+# lab_agent_failed_at MAP MAJ:MIN: when the daemon recorded the path as failed
+# (lastChangeMicros of `pathctl maps --json`, CLOCK_MONOTONIC µs); fails while it shows
+# the path active. Measures the agent's reaction, not this shell's polling.
+lab_agent_failed_at() {
+  "${PATHCTL:-$LAB_BIN/pathctl}" maps --json 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+m = [m for m in d.get("maps", []) if m["name"] == sys.argv[1]]
+p = [p for p in (m[0]["paths"] if m else []) if p["device"] == sys.argv[2] and p["dmState"] == "failed"]
+sys.exit(1) if not p else print(p[0]["lastChangeMicros"])' "$1" "$2"
+}
+
 # lab_iscsi_login: start iscsid, discover and log in to every portal of $TGT_IQN.
 # Sets ISCSI_DISKS=(sdX ...) (all sd disks of the tgt target, i.e. LUNs x portals).
 ISCSI_DISKS=()

@@ -159,6 +159,17 @@ kill "$MON_PID" 2>/dev/null; MON_PID=
 rm -f "$MON"
 
 step teardown
+# CURRENT_TAGS are the tags of a device's last event: a change event before and after the
+# removal shows the rules applied, then no longer applied
+# tagged DEV: 0 its last event was tagged pathagent, 1 it was not, 2 no event could be made
+tagged() {
+  udevadm trigger --action=change "/sys/block/$1" && udevadm settle --timeout=10 || return 2
+  udevadm info -q property -n "/dev/$1" | grep -q '^CURRENT_TAGS=.*:pathagent:' && return 0
+  return 1
+}
+check "with the rules installed, a change event on ${DISKS[0]} is tagged pathagent" tagged "${DISKS[0]}"
 uninstall_rules
-ok "rules removed from /etc/udev/rules.d"
+check "rules file removed from /etc/udev/rules.d" test ! -e /etc/udev/rules.d/$RULES_NAME
+tagged "${DISKS[0]}"; RC=$?
+check "after the removal and reload, a change event on ${DISKS[0]} is no longer tagged pathagent (rc $RC)" test $RC = 1
 finish

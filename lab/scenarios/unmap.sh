@@ -121,7 +121,8 @@ SECTORS=$(cat /sys/block/$SD/size)
 DEVNO=$(cat /sys/block/$SD/dev)
 MAP=$WWN
 # No --uuid mpath-<wwn>: in the lab image a map with that uuid has its only path failed
-# within 0.3 s by the udev rules (checked: the same map without the uuid stays active).
+# within 0.3 s by multipath-tools' udev helpers (multipath -u/-U: not with udev stopped,
+# nor with the disk blacklisted in multipath.conf; foreign.sh blacklists it).
 # pathctl finds the map by its slaves either way.
 if run dmsetup create "$MAP" --table "0 $SECTORS multipath 0 0 1 1 queue-length 0 1 1 $DEVNO 1"; then
   udevadm settle

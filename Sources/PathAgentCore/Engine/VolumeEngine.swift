@@ -199,8 +199,18 @@ public final class VolumeEngine: Sendable {
                                 if loggedIn(portal: login.portal, iqn: login.iqn) { return }
                                 try intent?.step(.loggedIn(portal: login.portal, iqn: login.iqn, sessionID: nil, created: true)) {}
                                 try await workers.run { [admin] in
-                                    try admin.prepareNode(login)
-                                    try admin.login(portal: login.portal, iqn: login.iqn)
+                                    do {
+                                        try admin.prepareNode(login)
+                                        try admin.login(portal: login.portal, iqn: login.iqn)
+                                    } catch {
+                                        // a refused login (a wrong CHAP secret, an unreachable
+                                        // portal) leaves no node record: it holds the settings just
+                                        // written, the CHAP secret among them, and no session uses
+                                        // it (there was none to this portal; iscsiadm refuses to
+                                        // delete a record a session uses)
+                                        try? admin.deleteNode(portal: login.portal, iqn: login.iqn)
+                                        throw error
+                                    }
                                 }
                             }
                             return (i, nil)
