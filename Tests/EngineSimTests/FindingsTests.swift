@@ -34,6 +34,22 @@ struct FindingsTests {
         #expect(sessions == [World.iqnOther])
     }
 
+    /// A refused login (a wrong CHAP secret, an unreachable portal) leaves no node record:
+    /// the record holds the settings the attach just wrote, the CHAP secret among them.
+    /// Found in the lab (chap scenario): the roll-back logs out only sessions, and there was
+    /// none.
+    @Test func refusedLoginLeavesNoNodeRecord() async throws {
+        let w = try World()
+        w.sim.mutate { s in s.failLogins = [World.portalsA[1]] }
+        let r = try await w.connect(vol(w, "A1"))
+        #expect(r.degraded && r.paths.count == 1, "\(r.paths)")
+        #expect(w.sim.read { $0.nodes } == ["\(World.iqnA) \(World.portalsA[0])"])
+        w.sim.mutate { s in s.failLogins = Set(World.portalsB) }
+        await #expect(throws: (any Error).self) { _ = try await w.connect(vol(w, "B1")) }
+        #expect(w.sim.read { $0.nodes } == ["\(World.iqnA) \(World.portalsA[0])"])
+        #expect(try w.journal.unfinished().isEmpty)
+    }
+
     /// Finding 1 (FC): two arrays give this host LUN 1. Attaching array D's LUN 1 must not
     /// touch array C's LUN 1 disks that are in use, whatever their WWN.
     @Test func fcAttachNeverDeletesAnotherArraysDiskAtTheSameLUN() async throws {
