@@ -306,4 +306,5 @@ kill $AGENT_PID; wait $AGENT_PID 2>/dev/null
 check "the daemon's log never contains the CHAP secret ($(cat $W/agent-earlier.log $W/agent.log | wc -l) lines, 3 starts)" bash -c "test -s $W/agent.log && ! grep -qsF -- '$CHAP_SECRET' $W/agent-earlier.log $W/agent.log"
 check "no iSCSI node record keeps the CHAP secret after the last detach" bash -c "! grep -rqsF -- '$CHAP_SECRET' /etc/iscsi/nodes /etc/iscsi/send_targets /var/lib/iscsi"
 tail -20 $W/agent.log
+cat $W/agent-earlier.log $W/agent.log > "$LAB_OUT/agent-daemon.log" 2>/dev/null
 finish
