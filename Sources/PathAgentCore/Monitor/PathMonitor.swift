@@ -43,6 +43,8 @@ public actor PathMonitor {
     private var maps: [String: MonitoredMap] = [:]
     private var checkers: [String: PathChecker] = [:]        // key map/devnum
     private var eventNumbers: [String: UInt32] = [:]
+    /// A checker round asked for by unit attentions is queued (at most one at a time).
+    private var checkPending = false
     private var changes: [PathChange] = []
     private var changeListeners: [UUID: AsyncStream<PathChange>.Continuation] = [:]
     private var udev: UdevMonitor?
@@ -204,7 +206,12 @@ public actor PathMonitor {
             // scsi device events carry no dev number: SDEV_UA and state changes → check its disk now
             if ev.subsystem == "scsi", let ua = ev["SDEV_UA"] {
                 logger.info("unit attention", metadata: ["scsi.hctl": "\(ev.sysname)", "scsi.ua": "\(ua)"])
-                Task { await checkAll() }
+                // a burst of unit attentions (every LUN of a target reports one after a
+                // reset) makes one checker round, not one per event
+                if !checkPending {
+                    checkPending = true
+                    Task { await pendingCheck() }
+                }
             }
             return
         }
@@ -215,6 +222,11 @@ public actor PathMonitor {
                 if case .failPath(let d) = r { fail(map: name, device: d, cause: "udev remove of the path") }
             }
         }
+    }
+
+    private func pendingCheck() async {
+        checkPending = false
+        await checkAll()
     }
 
     /// Reads `device/state` of every active path and reacts by `PathEventPolicy` (offline,
