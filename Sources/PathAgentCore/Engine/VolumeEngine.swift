@@ -364,9 +364,8 @@ public final class VolumeEngine: Sendable {
         let exact = Set(plan.expectedAddresses)
         let targetPorts = Set(spec.targets.map(\.wwpn.value) + spec.initiatorTargetMap.values.flatMap { $0.map(\.value) })
         let minimum = exact.isEmpty ? 1 : exact.count
-        let fcHosts = TopologyScanner(sysfs: kernel.sysfs).scanFCHosts()
         return try await waiter.wait("FC devices of LUN \(luns.sorted())", timeoutSeconds: settings.scanTimeoutSeconds) {
-            let found = devicesAt(hosts.flatMap { h in luns.map { (h, $0) } }, sessions: [], fcHosts: fcHosts).filter { d in
+            let found = devicesAt(hosts.flatMap { h in luns.map { (h, $0) } }, sessions: [], fcHosts: topo.fcHosts).filter { d in
                 guard d.transport == .fc, d.device != nil, d.wwn != nil, d.devNumber != nil else { return false }
                 if !exact.isEmpty { return exact.contains(d.hctl) }
                 return d.fc?.targetPortName.map { targetPorts.contains(TopologyScanner.normalizeWWPN($0)) } ?? false
