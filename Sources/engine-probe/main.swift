@@ -2,6 +2,8 @@
 // (no daemon, no socket) so the kernel lab can exercise the engine directly:
 //
 //   engine-probe connect|disconnect|extend|paths REQUEST.json [--no-multipath]
+//   engine-probe dm-stress [THREADS] [ROUNDS]  create/query/remove zero-target dm maps from
+//                                    THREADS threads at once (libdevmapper thread safety)
 //   engine-probe monitor [SECONDS]   run the path monitor; print each path change as a
 //                                    JSON line with its wall-clock time ("wall", seconds)
 //
@@ -17,6 +19,7 @@ import Logging
 import PathAPI
 import PathAgentCore
 import PathCore
+import Synchronization
 
 ProcessLogging.bootstrap(level: .info)
 
@@ -46,6 +49,46 @@ if args.count >= 2 && args[1] == "monitor" {
     await monitor.stop()
     printer.cancel()
     exit(0)
+}
+if args.count >= 2 && args[1] == "dm-stress" {
+    // THREADS threads each create, query, message and remove ROUNDS device-mapper maps
+    // (zero targets, names pathagent-stress-T-R) through LibDeviceMapper at once, the way
+    // parallel detaches and the monitor's polls reach libdevmapper from several workers.
+    let threads = args.count > 2 ? Int(args[2]) ?? 16 : 16
+    let rounds = args.count > 3 ? Int(args[3]) ?? 50 : 50
+    let dm = LibDeviceMapper()
+    let failures = Mutex<[String]>([])
+    let group = DispatchGroup()
+    for t in 0..<threads {
+        group.enter()
+        let th = Thread {
+            defer { group.leave() }
+            for r in 0..<rounds {
+                let name = "pathagent-stress-\(t)-\(r)"
+                do {
+                    try dm.create(name, uuid: "stress-\(t)-\(r)", targets: [DMTargetLine(start: 0, length: 2048, type: "zero", params: "")], readOnly: false)
+                    guard let i = try dm.info(name), i.liveTable else { throw HostStorageError(.deviceMapper, "\(name): no live table after create") }
+                    let table = try dm.table(name)
+                    guard table.count == 1, table[0].type == "zero" else { throw HostStorageError(.deviceMapper, "\(name): table \(table)") }
+                    _ = try dm.status(name)
+                    _ = try dm.list()
+                    try dm.suspend(name, flush: true)
+                    try dm.resume(name)
+                    try dm.remove(name, deferred: false)
+                    if try dm.info(name) != nil { throw HostStorageError(.deviceMapper, "\(name): still there after remove") }
+                } catch {
+                    failures.withLock { $0.append("\(name): \(error)") }
+                }
+            }
+        }
+        th.stackSize = 1 << 20
+        th.start()
+    }
+    group.wait()
+    let f = failures.withLock { $0 }
+    print("dm-stress: \(threads) threads x \(rounds) rounds, \(threads * rounds) maps, \(f.count) failures")
+    for line in f.prefix(20) { print("  \(line)") }
+    exit(f.isEmpty ? 0 : 1)
 }
 guard args.count >= 3 else {
     FileHandle.standardError.write(Data("usage: engine-probe connect|disconnect|extend|paths REQUEST.json [--no-multipath]\n".utf8))
