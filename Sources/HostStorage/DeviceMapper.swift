@@ -73,6 +73,16 @@ public protocol DeviceMapperControl: Sendable {
     func waitEvent(_ name: String, after: UInt32) throws -> UInt32
 }
 
+/// libdevmapper is not thread-safe: it keeps process-wide state without locks of its own
+/// (the queue of `/dev/mapper` node operations that create, resume and remove stack and
+/// `dm_udev_wait`/`update_devs` drain, the control fd opened on first use, the driver
+/// version check). The agent's workers reach it from several threads at once (parallel
+/// detaches removing maps while the monitor reads status), so every task, from
+/// `dm_task_create` to `dm_task_destroy`, runs under this one lock, as multipath-tools does
+/// (`libmp_dm_task_run`). The exception is DM_DEVICE_WAITEVENT, which blocks until the
+/// next event and touches none of that state.
+private let libdmLock = Mutex(())
+
 /// The real device-mapper control through libdevmapper.
 ///
 /// With `udevSync` (multipath-tools' way), create/resume/remove wait for udevd to finish
@@ -87,6 +97,10 @@ public final class LibDeviceMapper: DeviceMapperControl {
     public init(udevSync: Bool = false) {
         _ = Self.setup
         self.udevSync = udevSync
+    }
+
+    private func locked<T: Sendable>(_ body: () throws -> T) throws -> T {
+        try libdmLock.withLock { _ throws(any Error) -> T in try body() }
     }
 
     private func task(_ type: Int32, _ name: String?, _ what: String) throws -> OpaquePointer {
@@ -130,34 +144,38 @@ public final class LibDeviceMapper: DeviceMapperControl {
     }
 
     public func list() throws -> [(name: String, devNumber: String)] {
-        let t = try task(Int32(DM_DEVICE_LIST), nil, "list")
-        defer { dm_task_destroy(t) }
-        try run(t, "list")
-        var out: [(String, String)] = []
-        var e = cpathshims_dm_names_first(dm_task_get_names(t))
-        while let entry = e {
-            let dev = cpathshims_dm_names_dev(entry)
-            // kernel dev_t encoding (huge_encode_dev): major = bits 8..19, minor = low 8 + bits 20..
-            let major = (dev >> 8) & 0xfff
-            let minor = (dev & 0xff) | ((dev >> 12) & 0xfff00)
-            out.append((String(cString: cpathshims_dm_names_name(entry)), "\(major):\(minor)"))
-            e = cpathshims_dm_names_next(entry)
+        try locked {
+            let t = try task(Int32(DM_DEVICE_LIST), nil, "list")
+            defer { dm_task_destroy(t) }
+            try run(t, "list")
+            var out: [(String, String)] = []
+            var e = cpathshims_dm_names_first(dm_task_get_names(t))
+            while let entry = e {
+                let dev = cpathshims_dm_names_dev(entry)
+                // kernel dev_t encoding (huge_encode_dev): major = bits 8..19, minor = low 8 + bits 20..
+                let major = (dev >> 8) & 0xfff
+                let minor = (dev & 0xff) | ((dev >> 12) & 0xfff00)
+                out.append((String(cString: cpathshims_dm_names_name(entry)), "\(major):\(minor)"))
+                e = cpathshims_dm_names_next(entry)
+            }
+            return out
         }
-        return out
     }
 
     public func info(_ name: String) throws -> DMDeviceState? {
-        let t = try task(Int32(DM_DEVICE_INFO), name, "info \(name)")
-        defer { dm_task_destroy(t) }
-        try run(t, "info \(name)")
-        var i = dm_info()
-        guard dm_task_get_info(t, &i) != 0 else { throw HostStorageError(.deviceMapper, "device-mapper info \(name): no data") }
-        guard i.exists != 0 else { return nil }
-        let uuid = dm_task_get_uuid(t).map { String(cString: $0) } ?? ""
-        return DMDeviceState(
-            name: name, uuid: uuid, major: i.major, minor: i.minor, openCount: i.open_count, eventNumber: i.event_nr,
-            suspended: i.suspended != 0, liveTable: i.live_table != 0, inactiveTable: i.inactive_table != 0,
-            readOnly: i.read_only != 0, targetCount: i.target_count, deferredRemove: i.deferred_remove != 0)
+        try locked {
+            let t = try task(Int32(DM_DEVICE_INFO), name, "info \(name)")
+            defer { dm_task_destroy(t) }
+            try run(t, "info \(name)")
+            var i = dm_info()
+            guard dm_task_get_info(t, &i) != 0 else { throw HostStorageError(.deviceMapper, "device-mapper info \(name): no data") }
+            guard i.exists != 0 else { return nil }
+            let uuid = dm_task_get_uuid(t).map { String(cString: $0) } ?? ""
+            return DMDeviceState(
+                name: name, uuid: uuid, major: i.major, minor: i.minor, openCount: i.open_count, eventNumber: i.event_nr,
+                suspended: i.suspended != 0, liveTable: i.live_table != 0, inactiveTable: i.inactive_table != 0,
+                readOnly: i.read_only != 0, targetCount: i.target_count, deferredRemove: i.deferred_remove != 0)
+        }
     }
 
     private func targets(_ type: Int32, _ name: String, _ what: String) throws -> [DMTargetLine] {
@@ -181,11 +199,15 @@ public final class LibDeviceMapper: DeviceMapperControl {
     }
 
     public func table(_ name: String) throws -> [DMTargetLine] {
-        try targets(Int32(DM_DEVICE_TABLE), name, "table")
+        try locked {
+            try targets(Int32(DM_DEVICE_TABLE), name, "table")
+        }
     }
 
     public func status(_ name: String) throws -> [DMTargetLine] {
-        try targets(Int32(DM_DEVICE_STATUS), name, "status")
+        try locked {
+            try targets(Int32(DM_DEVICE_STATUS), name, "status")
+        }
     }
 
     private func add(_ t: OpaquePointer, _ targets: [DMTargetLine], _ name: String) throws {
@@ -196,56 +218,70 @@ public final class LibDeviceMapper: DeviceMapperControl {
     }
 
     public func create(_ name: String, uuid: String, targets: [DMTargetLine], readOnly: Bool) throws {
-        let t = try task(Int32(DM_DEVICE_CREATE), name, "create \(name)")
-        defer { dm_task_destroy(t) }
-        if !uuid.isEmpty, dm_task_set_uuid(t, uuid) == 0 {
-            throw HostStorageError(.invalidArgument, "device-mapper refused the uuid '\(uuid)'")
+        try locked {
+            let t = try task(Int32(DM_DEVICE_CREATE), name, "create \(name)")
+            defer { dm_task_destroy(t) }
+            if !uuid.isEmpty, dm_task_set_uuid(t, uuid) == 0 {
+                throw HostStorageError(.invalidArgument, "device-mapper refused the uuid '\(uuid)'")
+            }
+            if readOnly { _ = dm_task_set_ro(t) }
+            try add(t, targets, name)
+            try udevSynced(t) { try run(t, "create \(name)") }
         }
-        if readOnly { _ = dm_task_set_ro(t) }
-        try add(t, targets, name)
-        try udevSynced(t) { try run(t, "create \(name)") }
     }
 
     public func reload(_ name: String, targets: [DMTargetLine]) throws {
-        let t = try task(Int32(DM_DEVICE_RELOAD), name, "reload \(name)")
-        defer { dm_task_destroy(t) }
-        try add(t, targets, name)
-        try run(t, "reload \(name)")
+        try locked {
+            let t = try task(Int32(DM_DEVICE_RELOAD), name, "reload \(name)")
+            defer { dm_task_destroy(t) }
+            try add(t, targets, name)
+            try run(t, "reload \(name)")
+        }
+        // its own task under its own hold of the lock (the lock is not recursive)
         try resume(name)
     }
 
     public func suspend(_ name: String, flush: Bool) throws {
-        let t = try task(Int32(DM_DEVICE_SUSPEND), name, "suspend \(name)")
-        defer { dm_task_destroy(t) }
-        if !flush { _ = dm_task_no_flush(t) }
-        try run(t, "suspend \(name)")
+        try locked {
+            let t = try task(Int32(DM_DEVICE_SUSPEND), name, "suspend \(name)")
+            defer { dm_task_destroy(t) }
+            if !flush { _ = dm_task_no_flush(t) }
+            try run(t, "suspend \(name)")
+        }
     }
 
     public func resume(_ name: String) throws {
-        let t = try task(Int32(DM_DEVICE_RESUME), name, "resume \(name)")
-        defer { dm_task_destroy(t) }
-        try udevSynced(t) { try run(t, "resume \(name)") }
+        try locked {
+            let t = try task(Int32(DM_DEVICE_RESUME), name, "resume \(name)")
+            defer { dm_task_destroy(t) }
+            try udevSynced(t) { try run(t, "resume \(name)") }
+        }
     }
 
     public func remove(_ name: String, deferred: Bool) throws {
-        let t = try task(Int32(DM_DEVICE_REMOVE), name, "remove \(name)")
-        defer { dm_task_destroy(t) }
-        if deferred { _ = dm_task_deferred_remove(t) } else { _ = dm_task_retry_remove(t) }
-        try udevSynced(t) { try run(t, "remove \(name)") }
+        try locked {
+            let t = try task(Int32(DM_DEVICE_REMOVE), name, "remove \(name)")
+            defer { dm_task_destroy(t) }
+            if deferred { _ = dm_task_deferred_remove(t) } else { _ = dm_task_retry_remove(t) }
+            try udevSynced(t) { try run(t, "remove \(name)") }
+        }
     }
 
     @discardableResult
     public func message(_ name: String, _ text: String) throws -> String? {
-        let t = try task(Int32(DM_DEVICE_TARGET_MSG), name, "message \(name)")
-        defer { dm_task_destroy(t) }
-        _ = dm_task_set_sector(t, 0)
-        guard dm_task_set_message(t, text) != 0 else {
-            throw HostStorageError(.invalidArgument, "device-mapper refused the message '\(text)'")
+        try locked {
+            let t = try task(Int32(DM_DEVICE_TARGET_MSG), name, "message \(name)")
+            defer { dm_task_destroy(t) }
+            _ = dm_task_set_sector(t, 0)
+            guard dm_task_set_message(t, text) != 0 else {
+                throw HostStorageError(.invalidArgument, "device-mapper refused the message '\(text)'")
+            }
+            try run(t, "message '\(text)' to \(name)")
+            return dm_task_get_message_response(t).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
         }
-        try run(t, "message '\(text)' to \(name)")
-        return dm_task_get_message_response(t).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    /// Not under `libdmLock` (it blocks until the next event; see the lock's note).
     public func waitEvent(_ name: String, after: UInt32) throws -> UInt32 {
         let t = try task(Int32(DM_DEVICE_WAITEVENT), name, "waitevent \(name)")
         defer { dm_task_destroy(t) }
