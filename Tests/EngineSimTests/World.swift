@@ -48,6 +48,7 @@ final class World: @unchecked Sendable {
     let sim: SimHost
     let dir: String
     let scanTimeout: Double
+    let useMultipath: Bool
     let workers = BlockingWorkers(count: 4)
     var journal: IntentJournalStore
     var engine: VolumeEngine
@@ -68,9 +69,10 @@ final class World: @unchecked Sendable {
         try! WWN.pure(serial: String(format: "%08X%016X", 0x9714B5CB + array, n))
     }
 
-    init(seed: UInt64 = 1, scanTimeout: Double = 0.3) throws {
+    init(seed: UInt64 = 1, scanTimeout: Double = 0.3, useMultipath: Bool = true) throws {
         sim = SimHost(seed: seed)
         self.scanTimeout = scanTimeout
+        self.useMultipath = useMultipath
         dir = NSTemporaryDirectory() + "pa-sim-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         journal = try IntentJournalStore(directory: dir)
@@ -129,7 +131,8 @@ final class World: @unchecked Sendable {
 
     func makeAgent() -> (VolumeEngine, PathMonitor) {
         let e = VolumeEngine(
-            settings: EngineSettings(scanTimeoutSeconds: scanTimeout), kernel: sim.kernel, admin: sim.admin, dm: sim.dm, workers: workers,
+            settings: EngineSettings(useMultipath: useMultipath, scanTimeoutSeconds: scanTimeout), kernel: sim.kernel, admin: sim.admin,
+            dm: sim.dm, discovery: sim.discovery, workers: workers,
             journal: journal, logger: Logger(label: "sim.engine", factory: { _ in SwiftLogNoOpLogHandler() }))
         let m = PathMonitor(kernel: sim.kernel, dm: sim.dm, ownership: journal, workers: workers, pollingInterval: 10,
                             logger: Logger(label: "sim.monitor", factory: { _ in SwiftLogNoOpLogHandler() }))

@@ -32,6 +32,7 @@ public final class SimHost: Sendable {
     public var kernel: SimKernel { SimKernel(host: self) }
     public var admin: SimISCSIAdmin { SimISCSIAdmin(host: self) }
     public var dm: SimDM { SimDM(host: self) }
+    public var discovery: SimISCSIDiscovery { SimISCSIDiscovery(host: self) }
 
     /// Runs `body` on the state, then (if it changed anything) invalidates the sysfs
     /// rendering and wakes event watchers.
@@ -181,6 +182,8 @@ public enum SimEffect: Sendable, Equatable {
     case mapRemoved(String, deferred: Bool)
     case mapMessaged(String, String)
     case attributeWritten(String, String)
+    /// A SendTargets discovery session to this portal (no kernel state changes).
+    case discovered(portal: String)
 }
 
 public struct SimState: Sendable {
@@ -211,6 +214,7 @@ public struct SimState: Sendable {
 
     // faults
     public var failLogins: Set<String> = []       // portal arguments whose login fails
+    public var failDiscovery: Set<String> = []    // portal arguments whose SendTargets fails
     public var scansBringNothing = false
     public var crashCountdown = 0
     public var crashed = false

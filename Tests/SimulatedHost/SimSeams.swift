@@ -426,6 +426,31 @@ enum SimVPD {
 
 // MARK: - open-iscsi
 
+/// SendTargets as an array answers it: every target that listens on the asked portal,
+/// each with all of its portals written `address:port,tpgt`. An unreachable target's
+/// portal does not answer; a target with CHAP set refuses a discovery login without it
+/// (the sim uses one secret for both, as the lab's tgt does).
+public struct SimISCSIDiscovery: ISCSIDiscovery {
+    let host: SimHost
+    public func sendTargets(portal: ISCSIPortal, initiator: String?, auth: CHAPCredentials?, timeoutSeconds: Int) throws
+        -> [(name: String, portals: [String])]
+    {
+        try host.agentWrite { s in
+            s.effects.append(.discovered(portal: portal.argument))
+            let here = s.iscsiTargets.values.filter { $0.portals.contains(where: { $0.sameEndpoint(as: portal) }) }
+                .sorted { $0.iqn < $1.iqn }
+            guard !here.isEmpty, here.allSatisfy(\.reachable), !s.failLogins.contains(portal.argument),
+                  !s.failDiscovery.contains(portal.argument) else {
+                throw HostStorageError(.transport, "SendTargets discovery at \(portal): cannot connect")
+            }
+            if let c = here.compactMap(\.chap).first, auth?.username != c.user || auth?.password != c.password {
+                throw HostStorageError(.authFailed, "SendTargets discovery at \(portal): discovery login failed")
+            }
+            return here.map { t in (t.iqn, t.portals.enumerated().map { "\($0.element.argument),\($0.offset + 1)" }) }
+        }
+    }
+}
+
 public struct SimISCSIAdmin: ISCSIAdmin {
     let host: SimHost
     public func prepareNode(_ login: ISCSINodeLogin) throws {

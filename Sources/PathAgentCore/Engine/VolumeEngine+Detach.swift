@@ -18,12 +18,18 @@ extension VolumeEngine {
     public func disconnect(_ v: Validated<DisconnectVolumeRequest>) async throws -> DisconnectVolumeResponse {
         try requireLiveRoots()
         let request = v.request
-        let spec = v.spec
-        let wwn = try request.volumeWWN(spec: spec)
+        let wwn = try request.volumeWWN(spec: v.spec)
         return try await locks.withLock(keys: [volumeKey(wwn, fallback: "")]) { [self] in
             var timer = StepTimer()
             let waiter = DeviceWaiter(kernel: kernel)
             let topo = topology()
+            // singular properties of an attach that discovered its portals: every session to
+            // the volume's target is a candidate (deletes still check the WWN; logouts only
+            // take idle sessions)
+            var spec = v.spec
+            if case .iscsi(let s) = spec, SendTargets.applies(to: s, useMultipath: settings.useMultipath) {
+                spec = .iscsi(SendTargets.widenForDetach(s, sessions: topo.sessionInfos))
+            }
             let options = DetachOptions(force: request.force, skipMismatched: request.skipMismatched)
             let plan: DetachPlan
             switch spec {

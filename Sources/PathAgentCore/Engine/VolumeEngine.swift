@@ -44,6 +44,8 @@ public final class VolumeEngine: Sendable {
     let kernel: any KernelControl
     let admin: any ISCSIAdmin
     let dm: any DeviceMapperControl
+    /// SendTargets for singular properties with multipath on (os-brick's discovery).
+    let discovery: any ISCSIDiscovery
     let workers: BlockingWorkers
     let locks: KeyedLocks
     let logger: Logger
@@ -55,7 +57,8 @@ public final class VolumeEngine: Sendable {
     let inFlight = InFlightTargets()
 
     public init(settings: EngineSettings, kernel: (any KernelControl)? = nil, admin: (any ISCSIAdmin)? = nil,
-                dm: any DeviceMapperControl = LibDeviceMapper(), workers: BlockingWorkers, locks: KeyedLocks = KeyedLocks(),
+                dm: any DeviceMapperControl = LibDeviceMapper(), discovery: any ISCSIDiscovery = LibISCSIDiscovery(),
+                workers: BlockingWorkers, locks: KeyedLocks = KeyedLocks(),
                 journal: IntentJournalStore? = nil, ownership: (any MapOwnership)? = nil,
                 logger: Logger = Logger(label: "pathagent.engine")) {
         self.settings = settings
@@ -64,6 +67,7 @@ public final class VolumeEngine: Sendable {
         // one iscsiadm call waits for the login timeout plus room for iscsid's own work
         self.admin = admin ?? OpenISCSIAdmin(timeoutSeconds: settings.loginTimeoutSeconds + 15)
         self.dm = dm
+        self.discovery = discovery
         self.workers = workers
         self.locks = locks
         self.ownership = ownership ?? journal ?? InMemoryMapOwnership()
@@ -118,9 +122,11 @@ public final class VolumeEngine: Sendable {
 
     func volumeKey(_ wwn: WWN?, fallback: String) -> String { "volume:" + (wwn?.value ?? fallback) }
 
-    func connectISCSI(_ spec: ISCSIConnectionSpec, properties: JSONValue) async throws -> ConnectVolumeResponse {
-        let key = volumeKey(spec.wwn, fallback: spec.paths.map { "\($0.iqn)/\($0.scsiLUN)" }.sorted().joined(separator: ","))
+    func connectISCSI(_ given: ISCSIConnectionSpec, properties: JSONValue) async throws -> ConnectVolumeResponse {
+        let key = volumeKey(given.wwn, fallback: given.paths.map { "\($0.iqn)/\($0.scsiLUN)" }.sorted().joined(separator: ","))
         return try await locks.withLock(keys: [key]) { [self] in
+            // before the hold and the journal: both name every portal the attach will use
+            let spec = await discoverPortals(given)
             let held = inFlight.hold(spec)
             defer { inFlight.release(held) }
             // A detach that found these targets' sessions idle before this hold existed logs
@@ -146,6 +152,36 @@ public final class VolumeEngine: Sendable {
                 if let intent { await rollBack(intent, ownTargets: held) }
                 throw error
             }
+        }
+    }
+
+    /// os-brick's SendTargets step, narrowed to the volume's own target (see
+    /// `SendTargets`): with singular properties and multipath on, the given portal is asked
+    /// for its targets and the attach uses every portal of the volume's target. A portal
+    /// that does not answer discovery still serves the volume through itself (os-brick's
+    /// fallback), with a warning; discovery writes nothing on the host.
+    func discoverPortals(_ spec: ISCSIConnectionSpec) async -> ISCSIConnectionSpec {
+        guard SendTargets.applies(to: spec, useMultipath: settings.useMultipath), let given = spec.paths.first else { return spec }
+        let initiator = HostFiles.readText(settings.roots.etc + "/iscsi/initiatorname.iscsi").flatMap(ConnectorPropertiesReader.initiatorName)
+        let meta: Logger.Metadata = ["iscsi.portal": "\(given.portal)", "iscsi.target": "\(given.iqn)"]
+        do {
+            let raw = try await workers.run { [discovery, settings] in
+                try discovery.sendTargets(portal: given.portal, initiator: initiator, auth: spec.discoveryAuth,
+                                          timeoutSeconds: settings.loginTimeoutSeconds)
+            }
+            let (targets, notes) = SendTargets.parse(raw)
+            for n in notes { logger.warning("SendTargets reply: \(n)", metadata: meta) }
+            let (out, added) = SendTargets.expand(spec, with: targets)
+            let others = targets.filter { $0.iqn != given.iqn }.count
+            logger.info("SendTargets discovery", metadata: meta.merging([
+                "iscsi.portals": "\(out.paths.map(\.portal.argument).joined(separator: ","))",
+                "discovery.added": "\(added)", "discovery.other_targets_ignored": "\(others)",
+            ]) { a, _ in a })
+            return out
+        } catch {
+            logger.warning("SendTargets discovery failed; attaching through the given portal only",
+                           metadata: meta.merging(["error": "\(error)"]) { a, _ in a })
+            return spec
         }
     }
 
