@@ -62,6 +62,38 @@ struct ISCSITransportTests {
         #expect(!ok.endpoint.contains(TgtLab.chapSecret))
     }
 
+    /// SendTargets over a libiscsi discovery session (the engine's discovery for singular
+    /// properties). tgt answers with the address the discovery connection came in on only
+    /// (its target_list_build adds that one TargetAddress), so each portal names itself;
+    /// LIO names every portal of the target's portal group (the lab's sendtargets scenario).
+    @Test func sendTargetsNamesTheTargetAtTheAskedPortal() throws {
+        let lab = try TgtLab.require()
+        for portal in [lab.portal1, lab.portal2] {
+            let raw = try LibISCSIDiscovery().sendTargets(portal: try ISCSIPortal(portal), initiator: TgtLab.initiator, auth: nil,
+                                                          timeoutSeconds: 5)
+            let (targets, notes) = SendTargets.parse(raw)
+            #expect(notes.isEmpty, "\(notes)")
+            let mine = try #require(targets.first { $0.iqn == TgtLab.target }, "\(raw)")
+            #expect(mine.portals.map(\.argument) == [portal], "\(raw)")
+            // the CHAP target is visible to every initiator (bound to ALL)
+            #expect(targets.contains { $0.iqn == TgtLab.chapTarget }, "\(raw)")
+        }
+        // nothing was written for open-iscsi (no discovery record)
+        #expect(!FileManager.default.fileExists(atPath: "/etc/iscsi/send_targets/\(lab.portal1.replacingOccurrences(of: ":", with: ","))"))
+    }
+
+    @Test func sendTargetsToAPortalThatIsNotThereIsATransportError() throws {
+        _ = try TgtLab.require()
+        do {
+            _ = try LibISCSIDiscovery().sendTargets(portal: try ISCSIPortal("127.0.0.1:1"), initiator: TgtLab.initiator, auth: nil,
+                                                    timeoutSeconds: 2)
+            Issue.record("discovery at a closed port succeeded")
+        } catch let e as HostStorageError {
+            #expect(e.code == .transport, "\(e)")
+            #expect(e.description.contains("127.0.0.1:1"))
+        }
+    }
+
     @Test func refusedConnectionIsTransportError() throws {
         _ = try TgtLab.require()
         #expect(throws: HostStorageError.self) {

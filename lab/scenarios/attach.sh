@@ -90,28 +90,4 @@ check "sessions logged out" test "$(sessions)" = 0
 check "no sd device of the target left" test -z "$(disks_by_model VIRTUAL-DISK)"
 check "no dm device left" test -z "$(dmsetup ls --target multipath | grep -v 'No devices')"
 
-# os-brick's singular form (Cinder's LVM/tgt reference driver): one portal, multipath on.
-# The engine asks that portal for SendTargets (a libiscsi discovery session: no node or
-# discovery record written) and logs in to every portal of the volume's target.
-step sendtargets_singular
-W3=$(wwn_of_lun 3)
-cat > $W/s3.json <<J
-{"protocol": "iscsi", "connection_properties": {"target_discovered": false, "discard": true,
-  "target_portal": "${TGT_PORTALS[0]}", "target_iqn": "$TGT_IQN", "target_lun": 3, "wwn": "$W3"}}
-J
-if run "$PROBE" connect $W/s3.json > $W/c3s.json 2> $W/c3s.err; then ok "connect LUN 3 with singular properties"; else bad "connect LUN 3 with singular properties: $(tail -3 $W/c3s.err)"; fi
-grep -o '"message":"SendTargets[^"]*"[^}]*' $W/c3s.err | head -2
-check "discovery logged in to both portals (two sessions)" test "$(sessions)" = 2
-check "two sd paths for LUN 3" test "$(sd_of_lun 3 | wc -l)" = 2
-check "LUN 3 map has 2 paths" bash -c "[ \$(dmsetup table '$W3' | grep -o ' [0-9]*:[0-9]* ' | wc -l) = 2 ]"
-check "no SendTargets discovery record written" bash -c "! ls /etc/iscsi/send_targets/* >/dev/null 2>&1"
-DEV3=$(json $W/c3s.json "['path']" 2>/dev/null)
-check "read through the map" dd if="$DEV3" of=/dev/null bs=1M count=1 iflag=direct status=none
-echo '{"protocol":"iscsi","connection_properties":'"$(python3 -c "import json; print(json.dumps(json.load(open('$W/s3.json'))['connection_properties']))")"'}' > $W/d3.json
-if run "$PROBE" disconnect $W/d3.json > $W/dd3.json 2> $W/dd3.err; then ok "disconnect LUN 3 with the same singular properties"; else bad "disconnect LUN 3: $(tail -3 $W/dd3.err)"; fi
-check "both discovered sessions logged out" test "$(sessions)" = 0
-check "no sd device of LUN 3 left" test -z "$(sd_of_lun 3)"
-check "no dm device left after the singular detach" test -z "$(dmsetup ls --target multipath | grep -v 'No devices')"
-check "no node record of the target left" bash -c "! iscsiadm -m node 2>/dev/null | grep -q '$TGT_IQN'"
-
 finish
