@@ -15,7 +15,14 @@ enum AttachPlanText {
         var skipped: [String]
     }
 
-    static func render(request: ConnectVolumeRequest, topology: Topology, json: Bool) throws -> String {
+    /// The plan's text, and why the attach could do nothing on this host (no login, no
+    /// scan: the real connect would fail), or nil when it has something to do.
+    struct Rendered {
+        var text: String
+        var nothingToDo: String?
+    }
+
+    static func render(request: ConnectVolumeRequest, topology: Topology, json: Bool) throws -> Rendered {
         var out = PlanJSON(transport: request.protocol.rawValue, expectedWWN: nil, logins: [], paths: [], scans: [], skipped: [])
         switch try request.spec() {
         case .iscsi(let spec):
@@ -46,10 +53,13 @@ enum AttachPlanText {
             out.scans = plan.scans.map(\.description)
             out.skipped = plan.skipped
         }
+        let nothing: String? = out.logins.isEmpty && out.scans.isEmpty
+            ? "the attach could do nothing on this host: " + (out.skipped.isEmpty ? "no path to scan" : out.skipped.joined(separator: "; "))
+            : nil
         if json {
             let e = JSONEncoder()
             e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            return String(decoding: try e.encode(out), as: UTF8.self)
+            return Rendered(text: String(decoding: try e.encode(out), as: UTF8.self), nothingToDo: nothing)
         }
         var lines = ["attach plan (\(out.transport)); every new disk must show WWN \(out.expectedWWN ?? "(none given: all paths must agree)")"]
         if !out.logins.isEmpty { lines.append("node records to create and log in to:") }
@@ -64,6 +74,6 @@ enum AttachPlanText {
         lines.append("targeted scans (C T L to class/scsi_host/hostN/scan):")
         lines += out.scans.map { "  " + $0 }
         lines += out.skipped.map { "  skipped: " + $0 }
-        return lines.joined(separator: "\n")
+        return Rendered(text: lines.joined(separator: "\n"), nothingToDo: nothing)
     }
 }

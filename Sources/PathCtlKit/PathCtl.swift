@@ -13,7 +13,7 @@ public struct PathCtl: ParsableCommand {
             """,
         subcommands: [
             PathsCommand.self, InquiryCommand.self, ConnectCommand.self, DisconnectCommand.self, ExtendCommand.self,
-            VolumePathsCommand.self, ConnectorCommand.self, MapsCommand.self, SysfsHealthCommand.self, AgentHealthCommand.self,
+            VolumePathsCommand.self, CheckValidDeviceCommand.self, ConnectorCommand.self, MapsCommand.self, SysfsHealthCommand.self, AgentHealthCommand.self,
             UnmapCommand.self, LBAStatusCommand.self, DiscardCheckCommand.self, DoctorCommand.self, ConfigCommand.self,
             AttachCommand.self, DetachCommand.self, ArrayHealthCommand.self,
         ]

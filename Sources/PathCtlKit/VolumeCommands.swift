@@ -97,7 +97,8 @@ struct ConnectCommand: ParsableCommand {
             sessions it would reuse, which targeted scans it would write, and the WWN every \
             new disk must show.
 
-            Exit status: 0 attached (or planned); 2 attached but degraded (fewer paths than \
+            Exit status: 0 attached (or planned); 1 failed, or with --plan the attach could do \
+            nothing on this host (no login and no scan: no local port reaches the targets); 2 attached but degraded (fewer paths than \
             planned); 1 failed (the daemon's error is printed as code: message (key)).
             """)
 
@@ -120,9 +121,13 @@ struct ConnectCommand: ParsableCommand {
         let f = try PropertiesFile.load(properties, protocol: volumeProtocol)
         if plan {
             let roots = root.map { HostRoots(under: $0) } ?? .live
-            let text = try AttachPlanText.render(request: ConnectVolumeRequest(connectionProperties: f.properties, protocol: f.protocol),
-                                                 topology: Inventory.scan(roots: roots), json: client.json)
-            Output.line(text)
+            let r = try AttachPlanText.render(request: ConnectVolumeRequest(connectionProperties: f.properties, protocol: f.protocol),
+                                              topology: Inventory.scan(roots: roots), json: client.json)
+            Output.line(r.text)
+            if let why = r.nothingToDo {
+                FileHandle.standardError.write(Data("pathctl: \(why)\n".utf8))
+                throw ExitCode(ExitStatus.failed)
+            }
             return
         }
         let c = try client.client()
@@ -240,6 +245,32 @@ struct VolumePathsCommand: ParsableCommand {
         let c = try client.client()
         let r = try callDaemon { try c.volumePaths(VolumeRequestBase(connectionProperties: f.properties, protocol: f.protocol)) }
         if client.json { try Output.json(r) } else { for p in r.paths { Output.line(p) } }
+    }
+}
+
+struct CheckValidDeviceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-valid-device",
+        abstract: "Say whether a volume's device can do I/O (os-brick check_valid_device).",
+        discussion: """
+            Asks the daemon to read the first block of DEVICE (a volume's map or disk:             /dev/dm-N, /dev/sdX or /dev/mapper/<wwn>); the daemon opens only a block device             that is one of its volumes'. Prints "valid" or "invalid: <reason>".             Exit status: 0 valid, 1 invalid or the daemon could not be asked, 64 bad usage.
+            """)
+
+    @Argument(help: ArgumentHelp("The device path, as connect returned it.", valueName: "DEVICE"))
+    var device: String
+
+    @OptionGroup var client: ClientOptions
+
+    func run() throws {
+        let req = CheckValidDeviceRequest(path: device)
+        do { _ = try req.validatedPath() } catch {
+            FileHandle.standardError.write(Data("pathctl: \(error)\n".utf8))
+            throw ExitCode(ExitStatus.usage)
+        }
+        let c = try client.client()
+        let r = try callDaemon { try c.checkValidDevice(req) }
+        if client.json { try Output.json(r) } else { Output.line(r.valid ? "valid" : "invalid: \(r.reason ?? "no reason given")") }
+        if !r.valid { throw ExitCode(ExitStatus.failed) }
     }
 }
 

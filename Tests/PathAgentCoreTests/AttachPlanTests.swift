@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import HostStorage
 import PathAPI
@@ -9,10 +10,29 @@ import Testing
 /// recovering session, scans, and no secret in the output.
 @Suite struct AttachPlanTests {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    func plan(_ tree: String, json: Bool) throws -> String {
-        let props = try JSONValue.parse(String(contentsOf: Self.repo.appendingPathComponent("Tests/Fixtures/props/pure_iscsi_fixture_host.json"), encoding: .utf8))
+    func rendered(_ tree: String, props file: String = "pure_iscsi_fixture_host.json", proto: VolumeProtocol = .iscsi, json: Bool) throws
+        -> AttachPlanText.Rendered
+    {
+        let props = try JSONValue.parse(String(contentsOf: Self.repo.appendingPathComponent("Tests/Fixtures/props/\(file)"), encoding: .utf8))
         let topo = Inventory.scan(roots: HostRoots(under: Self.repo.appendingPathComponent("Tests/Fixtures/\(tree)").path))
-        return try AttachPlanText.render(request: ConnectVolumeRequest(connectionProperties: props, protocol: .iscsi), topology: topo, json: json)
+        return try AttachPlanText.render(request: ConnectVolumeRequest(connectionProperties: props, protocol: proto), topology: topo, json: json)
+    }
+    func plan(_ tree: String, json: Bool) throws -> String {
+        let r = try rendered(tree, json: json)
+        #expect(r.nothingToDo == nil)
+        return r.text
+    }
+
+    /// The FC properties name initiator ports this host does not have: the real connect
+    /// would fail, so the plan says the attach could do nothing, and why (pathctl exits 1).
+    @Test func fcPlanWithNoLocalPortInTheMapHasNothingToDo() throws {
+        let r = try rendered("iscsi-fc-dm", props: "pure_fc.json", proto: .fc, json: false)
+        let why = try #require(r.nothingToDo)
+        #expect(why.contains("not in initiator_target_map"), "\(why)")
+        #expect(r.text.contains("skipped: host4"))
+        var cmd = try PathCtl.parseAsRoot(["connect", Self.repo.appendingPathComponent("Tests/Fixtures/props/pure_fc.json").path, "--plan",
+                                           "--root", Self.repo.appendingPathComponent("Tests/Fixtures/iscsi-fc-dm").path])
+        #expect(throws: ExitCode(ExitStatus.failed)) { try cmd.run() }
     }
 
     @Test func reusesLoggedInSessionsAndLogsInToTheNewPortal() throws {

@@ -34,6 +34,12 @@ import Testing
         // FC properties are recognised without --protocol.
         #expect(try await run(["volume-paths", Fixtures.path("props/pure_fc.json"), "--socket", ok.socket]) == ExitStatus.ok)
         #expect(ops.state.withLock { $0.pathsRequests.last?.protocol } == .fc)
+        // check-valid-device: 0 when the daemon says valid, 1 when not, 64 for a non-/dev path
+        #expect(try await run(["check-valid-device", "/dev/dm-3", "--socket", ok.socket]) == ExitStatus.ok)
+        #expect(try await run(["check-valid-device", "/dev/sdq", "--socket", ok.socket, "--json"]) == ExitStatus.failed)
+        #expect(ops.state.withLock { $0.checks.map(\.path) } == ["/dev/dm-3", "/dev/sdq"])
+        #expect(try await run(["check-valid-device", "/etc/passwd", "--socket", ok.socket]) == ExitStatus.usage)
+        #expect(ops.state.withLock { $0.checks.count } == 2)
         // disconnect takes connect's --json output as --device-info.
         let info = ok.dir + "/device.json"
         try JSONEncoder().encode(ConnectVolumeResponse(deviceInfo: ScriptedOperations.device, paths: [], degraded: false, timings: []))
