@@ -54,13 +54,26 @@ def get_connector_properties(root_helper, my_ip, multipath, enforce_multipath, h
     what the agent reads on the host: ``initiator`` (when open-iscsi is configured),
     ``wwpns``/``wwnns`` (online FC ports), ``system uuid``.
     """
-    props = _agent_properties(pathagent_socket)
+    return _AgentConnector.get_connector_properties(
+        root_helper, my_ip=my_ip, multipath=multipath, enforce_multipath=enforce_multipath, host=host,
+        pathagent_socket=pathagent_socket)
+
+
+def _merged(agent, my_ip=None, host=None, **kwargs):
+    """The agent's properties with the keys os-brick's module-level function sets itself
+    (``platform``, ``os_type``, ``ip``, ``host``) set as os-brick sets them, so that
+    merging this dict into os-brick's changes none of them: the agent's ``ip`` (its first
+    IPv4 address) must not replace the service's ``my_ip``."""
+    props = dict(agent)
+    props.pop("ip", None)
     props["platform"] = _platform.machine()
     props["os_type"] = sys.platform
-    props["ip"] = my_ip
+    if my_ip is not None:
+        props["ip"] = my_ip
     props["host"] = host if host else _socket.gethostname()
-    props["multipath"] = multipath
-    props["enforce_multipath"] = enforce_multipath
+    for k in ("multipath", "enforce_multipath"):
+        if k in kwargs:
+            props[k] = kwargs[k]
     return props
 
 
@@ -99,18 +112,17 @@ class _AgentConnector:
 
     @staticmethod
     def get_connector_properties(root_helper, *args, **kwargs):
-        """The agent's connector properties (os-brick's merged keys).
+        """The agent's connector properties with os-brick's merged keys.
 
-        ``multipath`` / ``enforce_multipath`` / ``host`` from the keyword arguments win,
-        as in os-brick; ``pathagent_socket`` names the socket.
+        ``initiator``, ``wwpns``, ``wwnns``, ``system uuid`` are the agent's;
+        ``multipath`` / ``enforce_multipath`` / ``host`` / ``my_ip`` from the keyword
+        arguments win, as in os-brick (``ip`` is present only with ``my_ip``: os-brick's
+        module-level function, which calls this with ``host`` but no address, sets it);
+        ``platform`` and ``os_type`` are os-brick's (``platform.machine()``,
+        ``sys.platform``). ``pathagent_socket`` names the socket.
         """
-        props = _agent_properties(kwargs.get("pathagent_socket"))
-        for k in ("multipath", "enforce_multipath"):
-            if k in kwargs:
-                props[k] = kwargs[k]
-        if kwargs.get("host"):
-            props["host"] = kwargs["host"]
-        return props
+        agent = _agent_properties(kwargs.pop("pathagent_socket", None))
+        return _merged(agent, **kwargs)
 
     def supports_multipath(self):
         """Whether the agent builds multipath maps (its ``multipath.use_multipath``)."""

@@ -91,7 +91,9 @@ def test_connector_properties_are_the_agents(fixture_agent):
     assert props["system uuid"].lower() == "4c4c4544-0042-3510-8052-b4c04f4e3232"
     assert props["multipath"] is True and props["enforce_multipath"] is False
     assert props["host"] == "compute-7"
-    assert props["os_type"].startswith("linux")
+    assert props["os_type"] == sys.platform and props["platform"] == platform.machine()
+    # the agent's own address must not replace the service's my_ip when os-brick merges
+    assert "ip" not in props
 
 
 def test_module_level_properties_have_os_bricks_merged_keys(fixture_agent):
