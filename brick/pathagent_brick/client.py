@@ -72,8 +72,8 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
 class AgentClient:
     """Calls the daemon's API v1 on ``socket_path`` (see :func:`socket_path`)."""
 
-    def __init__(self, socket_path=None, timeout=DEFAULT_TIMEOUT):
-        self.socket_path = globals()["socket_path"](socket_path)
+    def __init__(self, path=None, timeout=DEFAULT_TIMEOUT):
+        self.socket_path = socket_path(path)
         self.timeout = timeout
 
     def request(self, method, path, body=None):

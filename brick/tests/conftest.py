@@ -63,11 +63,12 @@ class Daemon:
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 60
         while not self._is_socket():
-            if self.proc.poll() is not None:
-                raise RuntimeError("pathagent exited with %s before listening:\n%s" % (self.proc.returncode, self.log()))
-            if time.monotonic() > deadline:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                why = ("exited with %s before listening" % self.proc.returncode if self.proc.poll() is not None
+                       else "did not listen on %s within 60 s" % self.socket)
+                log = self.log()
                 self.stop()
-                raise RuntimeError("pathagent did not listen on %s within 60 s:\n%s" % (self.socket, self.log()))
+                raise RuntimeError("pathagent %s:\n%s" % (why, log))
             time.sleep(0.05)
 
     def _is_socket(self):
