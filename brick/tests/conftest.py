@@ -43,6 +43,7 @@ class Daemon:
     """One pathagent process: its own socket, state dir and log in a temporary dir."""
 
     def __init__(self, root=None, group=None, name="agent"):
+        binary = agent_binary()  # skips or fails before anything is created
         self.dir = tempfile.mkdtemp(prefix="pa-brick-%s-" % name)
         # traversable by others: a client running as nobody must reach the socket
         os.chmod(self.dir, 0o755)
@@ -55,7 +56,7 @@ class Daemon:
         lines += ["[agent]", "state_dir = %s" % os.path.join(self.dir, "state"), "log_level = info", "workers = 2"]
         with open(conf, "w") as f:
             f.write("\n".join(lines) + "\n")
-        argv = [agent_binary(), "--config", conf]
+        argv = [binary, "--config", conf]
         if root is not None:
             argv += ["--root", root]
         env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
