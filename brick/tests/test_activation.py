@@ -128,6 +128,11 @@ def test_enable_status_disable(venv, fixture_agent):
     assert sorted(got["list"]) == sorted(OUR_CLASSES.values())  # get_connector_properties walks these
     assert got["props"]["initiator"] == "iqn.1993-08.org.debian:01:5c3a9e2b7f41"  # the agent answered
     assert got["paths"] == []
+    # the hook is lazy: an interpreter of the environment that never imports os-brick
+    # does not load it (nor does the hook touch the socket)
+    r = run([venv["python"], "-c", "import sys; a = sys.modules['pathagent_brick.activation'];"
+             "print(sorted(m for m in sys.modules if m.startswith('os_brick')), a.state['hook_installed'])"])
+    assert r.returncode == 0 and r.stdout.split() == ["[]", "True"], (r.stdout, r.stderr)
     code, s = status(venv)
     assert (code, s["state"]) == (0, "active"), s
     assert s["factory"] == OUR_CLASSES and s["socket"] == fixture_agent.socket and s["socket_present"] is True
