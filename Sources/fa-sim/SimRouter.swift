@@ -26,6 +26,15 @@ extension SimState {
         lock.lock(); defer { lock.unlock() }
         let (path, query) = splitURI(uri)
         requestLog.append("\(method) \(path)" + (query["filter"].map { " filter=\($0)" } ?? ""))
+        let r = route(method: method, path: path, query: query, headers: headers, body: body)
+        if !path.hasPrefix("/sim/") { responseLog.append("\(r.status) \(method) \(path)") }
+        if opt.logRequests {
+            FileHandle.standardError.write(Data("fa-sim: \(r.status) \(method) \(uri.removingPercentEncoding ?? uri)\n".utf8))
+        }
+        return r
+    }
+
+    private func route(method: String, path: String, query: [String: String], headers: [(String, String)], body: Data) -> SimResponse {
         func header(_ n: String) -> String? { headers.first { $0.0.lowercased() == n }?.1 }
 
         if path.hasPrefix("/sim/") { return simHook(method, path, query) }
@@ -293,8 +302,14 @@ extension SimState {
             guard let n = q["host"], let i = hosts.firstIndex(where: { $0.name == n }) else { return error(400, "unknown host") }
             hosts[i].connectivity = q["status"].map { (q["details"] ?? "", $0) }
             return json(200, ["ok": true])
+        case "/sim/host-chap":
+            // what the REST API masks: the CHAP credentials stored on a host, for tests to compare
+            guard let n = q["name"], let h = hosts.first(where: { $0.name == n }) else { return error(400, "unknown host") }
+            func v(_ s: String?) -> Any { s.map { $0 as Any } ?? NSNull() }
+            return json(200, ["host_user": v(h.chapHostUser), "host_password": v(h.chapHostPassword),
+                              "target_user": v(h.chapTargetUser), "target_password": v(h.chapTargetPassword)])
         case "/sim/requests":
-            return json(200, ["requests": requestLog])
+            return json(200, ["requests": requestLog, "responses": responseLog])
         default:
             return error(404, "unknown simulator hook")
         }

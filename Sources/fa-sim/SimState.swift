@@ -15,6 +15,8 @@ final class SimState: @unchecked Sendable {
         var capacity: Int64 = 10 << 40
         var versions: [String] = (0...36).map { "2.\($0)" }
         var tgt: TgtBinding? = nil
+        /// Print every request with the status it got on stderr.
+        var logRequests = false
     }
 
     struct Volume {
@@ -52,6 +54,8 @@ final class SimState: @unchecked Sendable {
     var injectStatus = 0
     var injectCount = 0
     var requestLog: [String] = []
+    /// `STATUS METHOD /path` of every REST request (not the `/sim/` hooks).
+    var responseLog: [String] = []
 
     init(_ o: Options) { opt = o }
 
