@@ -27,7 +27,8 @@ extension SimState {
         let (path, query) = splitURI(uri)
         requestLog.append("\(method) \(path)" + (query["filter"].map { " filter=\($0)" } ?? ""))
         let r = route(method: method, path: path, query: query, headers: headers, body: body)
-        if !path.hasPrefix("/sim/") { responseLog.append("\(r.status) \(method) \(path)") }
+        let agent = headers.first { $0.0.lowercased() == "user-agent" }?.1 ?? ""
+        if !path.hasPrefix("/sim/") { responseLog.append("\(r.status) \(method) \(path)\t\(agent)") }
         if opt.logRequests {
             FileHandle.standardError.write(Data("fa-sim: \(r.status) \(method) \(uri.removingPercentEncoding ?? uri)\n".utf8))
         }
@@ -228,9 +229,98 @@ extension SimState {
             let c = conns.remove(at: i)
             if let t = opt.tgt, t.enabled, !conns.contains(where: { $0.lun == c.lun && $0.volume == c.volume }) { t.unbind(lun: c.lun) }
             return json(200, [String: Any]())
+        case ("GET", "volumes/tags"):
+            let ns = query["namespaces"].map { Set($0.split(separator: ",").map(String.init)) }
+            let names = query["resource_names"].map { $0.split(separator: ",").map(String.init) } ?? []
+            for n in names where !volumes.contains(where: { $0.name == n }) { return error(400, "Volume does not exist.", context: n) }
+            var out: [[String: Any]] = []
+            for v in volumes where names.isEmpty || names.contains(v.name) {
+                for (n, kv) in v.tags.sorted(by: { $0.key < $1.key }) where ns?.contains(n) ?? true {
+                    for (k, t) in kv.sorted(by: { $0.key < $1.key }) { out.append(volumeTagJSON(v, n, k, t)) }
+                }
+            }
+            return list(out)
+        case ("PUT", "volumes/tags/batch"):
+            guard let name = query["resource_names"], let i = volumes.firstIndex(where: { $0.name == name }) else {
+                return error(400, "Volume does not exist.", context: query["resource_names"])
+            }
+            guard let tags = bodyObj as? [[String: Any]], !tags.isEmpty, tags.count <= 30 else { return error(400, "Between 1 and 30 tags are required.") }
+            var parsed: [(String, String, TagValue)] = []
+            for t in tags {
+                guard let k = t["key"] as? String, let v = t["value"] as? String, !k.isEmpty, k.count <= 64, v.count <= 256 else {
+                    return error(400, "Tag key (64) or value (256) missing or too long.", context: name)
+                }
+                parsed.append((t["namespace"] as? String ?? "default", k, TagValue(value: v, copyable: t["copyable"] as? Bool ?? true)))
+            }
+            for (n, k, t) in parsed { volumes[i].tags[n, default: [:]][k] = t }
+            return items(parsed.map { volumeTagJSON(volumes[i], $0.0, $0.1, $0.2) })
+        case ("DELETE", "volumes/tags"):
+            guard let name = query["resource_names"], let i = volumes.firstIndex(where: { $0.name == name }) else {
+                return error(400, "Volume does not exist.", context: query["resource_names"])
+            }
+            let keys = query["keys"].map { Set($0.split(separator: ",").map(String.init)) }
+            let ns = query["namespaces"].map { Set($0.split(separator: ",").map(String.init)) }
+            for n in volumes[i].tags.keys where ns?.contains(n) ?? true {
+                volumes[i].tags[n] = volumes[i].tags[n]!.filter { !(keys?.contains($0.key) ?? true) }
+            }
+            return json(200, [String: Any]())
+        case ("GET", "arrays/performance"):
+            return arrayPerformance(query)
+        case ("GET", "array-connections"):
+            return list([])             // the simulated array is connected to no other array
+        case ("GET", "protection-groups"), ("GET", "protection-groups/volumes"), ("GET", "volume-snapshots"):
+            // the simulator has no protection groups and no snapshots: an honest empty answer
+            if resource == "volume-snapshots", let n = query["names"]?.split(separator: ",").first { return error(400, "No such volume or snapshot.", context: String(n)) }
+            if resource == "protection-groups", let n = query["names"]?.split(separator: ",").first { return error(400, "Protection group does not exist.", context: String(n)) }
+            return list([])
         default:
-            return error(405, "The requested operation is not supported by the simulator: \(method) \(resource).")
+            if Self.resources.contains(resource) {
+                return error(405, "The requested operation is not supported by the simulator: \(method) \(resource).")
+            }
+            return error(404, "The requested resource does not exist.", context: resource)
         }
+    }
+
+    /// Every resource the simulator serves (some method of): another method on one of these
+    /// is 405, any other path 404 as the array answers for a resource it does not have.
+    static let resources: Set<String> = [
+        "login", "logout", "arrays", "arrays/space", "arrays/performance", "array-connections", "controllers", "ports",
+        "network-interfaces", "hosts", "hosts/tags", "hosts/tags/batch", "volumes", "volumes/tags", "volumes/tags/batch",
+        "connections", "protection-groups", "protection-groups/volumes", "volume-snapshots",
+    ]
+
+    func volumeTagJSON(_ v: Volume, _ namespace: String, _ key: String, _ t: TagValue) -> [String: Any] {
+        ["namespace": namespace, "key": key, "value": t.value, "copyable": t.copyable, "resource": ["id": v.id, "name": v.name]]
+    }
+
+    /// `GET arrays/performance`: one sample per `resolution` from `start_time` (not before the
+    /// simulator came up) to `end_time`, or the latest one without a range. The simulator
+    /// counts no I/O, so every rate and latency is 0.
+    func arrayPerformance(_ q: [String: String]) -> SimResponse {
+        let now = nowMS()
+        let resolution = Int64(q["resolution"] ?? "30000") ?? -1
+        guard resolution > 0 else { return error(400, "Invalid resolution.", context: q["resolution"]) }
+        var times: [Int64] = [now]
+        if let s = q["start_time"] {
+            guard let start = Int64(s), let end = Int64(q["end_time"] ?? "\(now)"), start <= end else {
+                return error(400, "Invalid start_time or end_time.")
+            }
+            let first = max(start, startedAt / resolution * resolution)
+            times = first > min(end, now) ? [] : Array(stride(from: first, through: min(end, now), by: Int64.Stride(resolution)))
+        }
+        let zero: Int64 = 0
+        let keys = ["bytes_per_mirrored_write", "bytes_per_op", "bytes_per_read", "bytes_per_write", "mirrored_write_bytes_per_sec",
+                    "mirrored_writes_per_sec", "qos_rate_limit_usec_per_mirrored_write_op", "qos_rate_limit_usec_per_read_op",
+                    "qos_rate_limit_usec_per_write_op", "queue_usec_per_mirrored_write_op", "queue_usec_per_read_op",
+                    "queue_usec_per_write_op", "read_bytes_per_sec", "reads_per_sec", "san_usec_per_mirrored_write_op",
+                    "san_usec_per_read_op", "san_usec_per_write_op", "service_usec_per_mirrored_write_op", "service_usec_per_read_op",
+                    "service_usec_per_write_op", "usec_per_mirrored_write_op", "usec_per_read_op", "usec_per_write_op",
+                    "write_bytes_per_sec", "writes_per_sec", "others_per_sec", "usec_per_other_op", "queue_depth", "local_queue_usec_per_op"]
+        return list(times.map { t in
+            var d: [String: Any] = ["id": opt.arrayID, "name": opt.arrayName, "time": t]
+            for k in keys { d[k] = zero }
+            return d
+        })
     }
 
     func applyChap(_ h: inout HostObj, _ c: [String: Any]?) {

@@ -146,7 +146,7 @@ final class Simulator: @unchecked Sendable {
         return o?["requests"] as? [String] ?? []
     }
 
-    /// `STATUS METHOD /path` of every REST request the simulator answered.
+    /// `STATUS METHOD /path<TAB>User-Agent` of every REST request the simulator answered.
     func responses() async throws -> [String] {
         let c = try FlashArrayClient(endpoint: endpoint())
         let r = try await c.raw(.GET, "/sim/requests", query: [], body: nil, headers: [])

@@ -64,6 +64,7 @@ class SimREST:
         self.s = requests.Session()
         self.s.trust_env = False    # REQUESTS_CA_BUNDLE would replace the simulator's CA
         self.s.verify = ca
+        self.s.headers["User-Agent"] = "cinder_driver.py checks"
         versions = self.s.get(self.base + "/api/api_version", timeout=10).json()["version"]
         self.v = versions[-1]
         r = self.s.post("%s/api/%s/login" % (self.base, self.v), headers={"api-token": token}, timeout=10)
@@ -220,7 +221,8 @@ def run_iscsi(ctxt, sim, group, chap):
     hosts = sim.host_with("iqns", connector["initiator"])
     check(len(hosts) == 1, "the driver registered one host with the initiator IQN", hosts)
     host = hosts[0]["name"]
-    check(re.match(r".*-[a-f0-9]{32}-cinder$", host) and host.startswith(node + "-example-net"),
+    # Cinder's host name: the connector host's first 23 characters, the system UUID, -cinder
+    check(host == "%s-%s-cinder" % (re.sub(r"[^-a-zA-Z0-9]", "-", connector["host"][:23]), connector["system uuid"].replace("-", "")),
           "the host has a Cinder-generated name", host)
     lun = lun_of(sim, host, name)
     ports = expected_iscsi_targets(sim)
