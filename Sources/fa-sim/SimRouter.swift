@@ -103,7 +103,8 @@ extension SimState {
             let b = bodyObj as? [String: Any] ?? [:]
             var h = HostObj(name: name)
             h.iqns = b["iqns"] as? [String] ?? []
-            h.wwns = (b["wwns"] as? [String] ?? []).map(normWWN)
+            guard let wwns = normWWNs(b["wwns"] as? [String] ?? []) else { return error(400, "Invalid WWN.", context: name) }
+            h.wwns = wwns ?? []
             for i in h.iqns where hosts.contains(where: { $0.iqns.contains(i) }) { return error(400, "The specified IQN is already in use.", context: name) }
             for w in h.wwns where hosts.contains(where: { $0.wwns.contains(w) }) { return error(400, "The specified WWN is already in use.", context: name) }
             h.personality = b["personality"] as? String
@@ -116,8 +117,16 @@ extension SimState {
             let b = bodyObj as? [String: Any] ?? [:]
             if let p = b["personality"] as? String { hosts[i].personality = p }
             if let add = b["add_iqns"] as? [String] { hosts[i].iqns += add }
-            if let add = b["add_wwns"] as? [String] { hosts[i].wwns += add.map(normWWN) }
+            guard let addWWNs = normWWNs(b["add_wwns"] as? [String]), let setWWNs = normWWNs(b["wwns"] as? [String]),
+                  let removeWWNs = normWWNs(b["remove_wwns"] as? [String]) else { return error(400, "Invalid WWN.", context: name) }
+            for w in (addWWNs ?? []) + (setWWNs ?? []) where hosts.contains(where: { $0.name != name && $0.wwns.contains(w) }) {
+                return error(400, "The specified WWN is already in use.", context: name)
+            }
+            if let add = addWWNs { hosts[i].wwns += add.filter { !hosts[i].wwns.contains($0) } }
+            if let set = setWWNs { hosts[i].wwns = set }
+            if let remove = removeWWNs { hosts[i].wwns.removeAll { remove.contains($0) } }
             if let iq = b["iqns"] as? [String] { hosts[i].iqns = iq }
+            if let remove = b["remove_iqns"] as? [String] { hosts[i].iqns.removeAll { remove.contains($0) } }
             applyChap(&hosts[i], b["chap"] as? [String: Any])
             let h = hosts[i]
             opt.tgt?.allow(initiators: h.iqns, chap: h.chapHostUser.flatMap { u in h.chapHostPassword.map { (u, $0) } })
@@ -331,9 +340,17 @@ extension SimState {
         if let p = c["target_password"] as? String { h.chapTargetPassword = p }
     }
 
-    func normWWN(_ w: String) -> String {
-        let p = Array(w.uppercased().filter { $0 != ":" })
-        return stride(from: 0, to: p.count, by: 2).map { String(p[$0..<min($0 + 2, p.count)]) }.joined(separator: ":")
+    /// A host WWN as a FlashArray keeps it: 16 upper-case hex digits, no colons (the form the
+    /// Cinder driver filters for, `wwns='21000024FF7F3E00'`); given with or without colons, in
+    /// either case. nil when it is no WWN.
+    func normWWN(_ w: String) -> String? {
+        let p = w.uppercased().filter { $0 != ":" }
+        return p.count == 16 && p.allSatisfy(\.isHexDigit) ? p : nil
+    }
+    func normWWNs(_ ws: [String]?) -> [String]?? {
+        guard let ws else { return .some(nil) }
+        let n = ws.compactMap(normWWN)
+        return n.count == ws.count ? .some(n) : nil
     }
 
     /// The filter subset the data path uses: `a='v'` (list fields match by membership, `*`
@@ -359,8 +376,10 @@ extension SimState {
             guard val.hasPrefix("'"), val.hasSuffix("'"), val.count >= 2 else { return nil }
             val = String(val.dropFirst().dropLast())
             let path = key.split(separator: ".").map(String.init)
+            let wwnKey = key == "wwns" || key.hasSuffix(".wwn") || key == "wwn"
             let matches: (String) -> Bool = val.hasSuffix("*")
                 ? { s in s.lowercased().hasPrefix(val.dropLast().lowercased()) }
+                : wwnKey ? { [v = val.lowercased().filter { $0 != ":" }] s in s.lowercased().filter { $0 != ":" } == v }
                 : { s in s.lowercased() == val.lowercased() }
             preds.append { item in
                 var cur: Any? = item
