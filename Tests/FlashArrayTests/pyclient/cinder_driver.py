@@ -15,6 +15,7 @@ the first failed check (the message says which), 3 if cinder or py-pure-client i
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import uuid
@@ -355,7 +356,9 @@ def main():
     # driver_ssl_cert_path as) where its transport never reads it: the CA it verifies
     # against is OpenSSL's default, so the simulator's CA goes there as well.
     os.environ["SSL_CERT_FILE"] = ca
-    cfg.CONF(["--config-file", write_conf(tmp, target, ca, token)], project="cinder")
+    # only this file: not a cinder.conf the machine may have in /etc/cinder or ~/.cinder
+    cfg.CONF(["--config-file", write_conf(tmp, target, ca, token)], project="cinder",
+             default_config_files=[], default_config_dirs=[])
     # Cinder's own schema on SQLite (attachments and the driver's CHAP secrets live there)
     db_models.BASE.metadata.create_all(db_api.get_engine())
     coordination.COORDINATOR.start()
@@ -372,6 +375,7 @@ def main():
         sys.exit(1)
     finally:
         coordination.COORDINATOR.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps({"checks": CHECKS, "steps": STEPS}))
 
 
