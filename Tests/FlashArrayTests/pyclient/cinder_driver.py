@@ -35,7 +35,7 @@ try:
     from oslo_utils import units
     import pypureclient  # noqa: F401  (the driver imports it lazily; fail here, not in do_setup)
 except ImportError as e:
-    sys.stderr.write("cinder or py-pure-client is not installed (%s): pip install -r cinder-requirements.txt\n" % e)
+    sys.stderr.write("cinder or py-pure-client is not installed (%s): pip install -r Tests/FlashArrayTests/pyclient/cinder-requirements.txt\n" % e)
     sys.exit(3)
 
 CHECKS = 0
