@@ -52,7 +52,7 @@ extension FlashArrayClient {
 
     public enum InitiatorKind: Sendable { case iscsi, fc, nvme }
 
-    /// The `filter` of a host lookup by initiator: `iqns='<iqn>'`, `wwns='<AA:BB:..>'` or
+    /// The `filter` of a host lookup by initiator: `iqns='<iqn>'`, `wwns='<AABB..>'` or
     /// `nqns='<nqn>'`. The initiator must pass PathCore's validators first (iSCSI names are
     /// letters, digits, `-`, `.`, `:`; WWPNs 16 hex digits; NQNs have no blank or control
     /// character), so it carries nothing the filter syntax interprets; `PurityFilter`
@@ -204,9 +204,9 @@ extension FlashArrayClient {
     public static func plainWWN(_ s: String) -> String {
         s.lowercased().filter { $0 != ":" && $0 != "-" }.replacingOccurrences(of: "0x", with: "")
     }
-    /// The array's colon-separated upper-case form.
+    /// The form a FlashArray keeps host WWNs in: upper-case hex without colons,
+    /// `21000024FF4CA001` (what the Cinder driver's `wwns='...'` filter looks for).
     public static func fcWWN(_ s: String) -> String {
-        let p = Array(plainWWN(s).uppercased())
-        return stride(from: 0, to: p.count, by: 2).map { String(p[$0..<min($0 + 2, p.count)]) }.joined(separator: ":")
+        plainWWN(s).uppercased()
     }
 }

@@ -26,6 +26,16 @@ extension SimState {
         lock.lock(); defer { lock.unlock() }
         let (path, query) = splitURI(uri)
         requestLog.append("\(method) \(path)" + (query["filter"].map { " filter=\($0)" } ?? ""))
+        let r = route(method: method, path: path, query: query, headers: headers, body: body)
+        let agent = headers.first { $0.0.lowercased() == "user-agent" }?.1 ?? ""
+        if !path.hasPrefix("/sim/") { responseLog.append("\(r.status) \(method) \(path)\t\(agent)") }
+        if opt.logRequests {
+            FileHandle.standardError.write(Data("fa-sim: \(r.status) \(method) \(uri.removingPercentEncoding ?? uri)\n".utf8))
+        }
+        return r
+    }
+
+    private func route(method: String, path: String, query: [String: String], headers: [(String, String)], body: Data) -> SimResponse {
         func header(_ n: String) -> String? { headers.first { $0.0.lowercased() == n }?.1 }
 
         if path.hasPrefix("/sim/") { return simHook(method, path, query) }
@@ -93,7 +103,8 @@ extension SimState {
             let b = bodyObj as? [String: Any] ?? [:]
             var h = HostObj(name: name)
             h.iqns = b["iqns"] as? [String] ?? []
-            h.wwns = (b["wwns"] as? [String] ?? []).map(normWWN)
+            guard let wwns = normWWNs(b["wwns"] as? [String] ?? []) else { return error(400, "Invalid WWN.", context: name) }
+            h.wwns = wwns ?? []
             for i in h.iqns where hosts.contains(where: { $0.iqns.contains(i) }) { return error(400, "The specified IQN is already in use.", context: name) }
             for w in h.wwns where hosts.contains(where: { $0.wwns.contains(w) }) { return error(400, "The specified WWN is already in use.", context: name) }
             h.personality = b["personality"] as? String
@@ -106,8 +117,16 @@ extension SimState {
             let b = bodyObj as? [String: Any] ?? [:]
             if let p = b["personality"] as? String { hosts[i].personality = p }
             if let add = b["add_iqns"] as? [String] { hosts[i].iqns += add }
-            if let add = b["add_wwns"] as? [String] { hosts[i].wwns += add.map(normWWN) }
+            guard let addWWNs = normWWNs(b["add_wwns"] as? [String]), let setWWNs = normWWNs(b["wwns"] as? [String]),
+                  let removeWWNs = normWWNs(b["remove_wwns"] as? [String]) else { return error(400, "Invalid WWN.", context: name) }
+            for w in (addWWNs ?? []) + (setWWNs ?? []) where hosts.contains(where: { $0.name != name && $0.wwns.contains(w) }) {
+                return error(400, "The specified WWN is already in use.", context: name)
+            }
+            if let add = addWWNs { hosts[i].wwns += add.filter { !hosts[i].wwns.contains($0) } }
+            if let set = setWWNs { hosts[i].wwns = set }
+            if let remove = removeWWNs { hosts[i].wwns.removeAll { remove.contains($0) } }
             if let iq = b["iqns"] as? [String] { hosts[i].iqns = iq }
+            if let remove = b["remove_iqns"] as? [String] { hosts[i].iqns.removeAll { remove.contains($0) } }
             applyChap(&hosts[i], b["chap"] as? [String: Any])
             let h = hosts[i]
             opt.tgt?.allow(initiators: h.iqns, chap: h.chapHostUser.flatMap { u in h.chapHostPassword.map { (u, $0) } })
@@ -219,9 +238,98 @@ extension SimState {
             let c = conns.remove(at: i)
             if let t = opt.tgt, t.enabled, !conns.contains(where: { $0.lun == c.lun && $0.volume == c.volume }) { t.unbind(lun: c.lun) }
             return json(200, [String: Any]())
+        case ("GET", "volumes/tags"):
+            let ns = query["namespaces"].map { Set($0.split(separator: ",").map(String.init)) }
+            let names = query["resource_names"].map { $0.split(separator: ",").map(String.init) } ?? []
+            for n in names where !volumes.contains(where: { $0.name == n }) { return error(400, "Volume does not exist.", context: n) }
+            var out: [[String: Any]] = []
+            for v in volumes where names.isEmpty || names.contains(v.name) {
+                for (n, kv) in v.tags.sorted(by: { $0.key < $1.key }) where ns?.contains(n) ?? true {
+                    for (k, t) in kv.sorted(by: { $0.key < $1.key }) { out.append(volumeTagJSON(v, n, k, t)) }
+                }
+            }
+            return list(out)
+        case ("PUT", "volumes/tags/batch"):
+            guard let name = query["resource_names"], let i = volumes.firstIndex(where: { $0.name == name }) else {
+                return error(400, "Volume does not exist.", context: query["resource_names"])
+            }
+            guard let tags = bodyObj as? [[String: Any]], !tags.isEmpty, tags.count <= 30 else { return error(400, "Between 1 and 30 tags are required.") }
+            var parsed: [(String, String, TagValue)] = []
+            for t in tags {
+                guard let k = t["key"] as? String, let v = t["value"] as? String, !k.isEmpty, k.count <= 64, v.count <= 256 else {
+                    return error(400, "Tag key (64) or value (256) missing or too long.", context: name)
+                }
+                parsed.append((t["namespace"] as? String ?? "default", k, TagValue(value: v, copyable: t["copyable"] as? Bool ?? true)))
+            }
+            for (n, k, t) in parsed { volumes[i].tags[n, default: [:]][k] = t }
+            return items(parsed.map { volumeTagJSON(volumes[i], $0.0, $0.1, $0.2) })
+        case ("DELETE", "volumes/tags"):
+            guard let name = query["resource_names"], let i = volumes.firstIndex(where: { $0.name == name }) else {
+                return error(400, "Volume does not exist.", context: query["resource_names"])
+            }
+            let keys = query["keys"].map { Set($0.split(separator: ",").map(String.init)) }
+            let ns = query["namespaces"].map { Set($0.split(separator: ",").map(String.init)) }
+            for n in volumes[i].tags.keys where ns?.contains(n) ?? true {
+                volumes[i].tags[n] = volumes[i].tags[n]!.filter { !(keys?.contains($0.key) ?? true) }
+            }
+            return json(200, [String: Any]())
+        case ("GET", "arrays/performance"):
+            return arrayPerformance(query)
+        case ("GET", "array-connections"):
+            return list([])             // the simulated array is connected to no other array
+        case ("GET", "protection-groups"), ("GET", "protection-groups/volumes"), ("GET", "volume-snapshots"):
+            // the simulator has no protection groups and no snapshots: an honest empty answer
+            if resource == "volume-snapshots", let n = query["names"]?.split(separator: ",").first { return error(400, "No such volume or snapshot.", context: String(n)) }
+            if resource == "protection-groups", let n = query["names"]?.split(separator: ",").first { return error(400, "Protection group does not exist.", context: String(n)) }
+            return list([])
         default:
-            return error(405, "The requested operation is not supported by the simulator: \(method) \(resource).")
+            if Self.resources.contains(resource) {
+                return error(405, "The requested operation is not supported by the simulator: \(method) \(resource).")
+            }
+            return error(404, "The requested resource does not exist.", context: resource)
         }
+    }
+
+    /// Every resource the simulator serves (some method of): another method on one of these
+    /// is 405, any other path 404 as the array answers for a resource it does not have.
+    static let resources: Set<String> = [
+        "login", "logout", "arrays", "arrays/space", "arrays/performance", "array-connections", "controllers", "ports",
+        "network-interfaces", "hosts", "hosts/tags", "hosts/tags/batch", "volumes", "volumes/tags", "volumes/tags/batch",
+        "connections", "protection-groups", "protection-groups/volumes", "volume-snapshots",
+    ]
+
+    func volumeTagJSON(_ v: Volume, _ namespace: String, _ key: String, _ t: TagValue) -> [String: Any] {
+        ["namespace": namespace, "key": key, "value": t.value, "copyable": t.copyable, "resource": ["id": v.id, "name": v.name]]
+    }
+
+    /// `GET arrays/performance`: one sample per `resolution` from `start_time` (not before the
+    /// simulator came up) to `end_time`, or the latest one without a range. The simulator
+    /// counts no I/O, so every rate and latency is 0.
+    func arrayPerformance(_ q: [String: String]) -> SimResponse {
+        let now = nowMS()
+        let resolution = Int64(q["resolution"] ?? "30000") ?? -1
+        guard resolution > 0 else { return error(400, "Invalid resolution.", context: q["resolution"]) }
+        var times: [Int64] = [now]
+        if let s = q["start_time"] {
+            guard let start = Int64(s), let end = Int64(q["end_time"] ?? "\(now)"), start <= end else {
+                return error(400, "Invalid start_time or end_time.")
+            }
+            let first = max(start, startedAt / resolution * resolution)
+            times = first > min(end, now) ? [] : Array(stride(from: first, through: min(end, now), by: Int64.Stride(resolution)))
+        }
+        let zero: Int64 = 0
+        let keys = ["bytes_per_mirrored_write", "bytes_per_op", "bytes_per_read", "bytes_per_write", "mirrored_write_bytes_per_sec",
+                    "mirrored_writes_per_sec", "qos_rate_limit_usec_per_mirrored_write_op", "qos_rate_limit_usec_per_read_op",
+                    "qos_rate_limit_usec_per_write_op", "queue_usec_per_mirrored_write_op", "queue_usec_per_read_op",
+                    "queue_usec_per_write_op", "read_bytes_per_sec", "reads_per_sec", "san_usec_per_mirrored_write_op",
+                    "san_usec_per_read_op", "san_usec_per_write_op", "service_usec_per_mirrored_write_op", "service_usec_per_read_op",
+                    "service_usec_per_write_op", "usec_per_mirrored_write_op", "usec_per_read_op", "usec_per_write_op",
+                    "write_bytes_per_sec", "writes_per_sec", "others_per_sec", "usec_per_other_op", "queue_depth", "local_queue_usec_per_op"]
+        return list(times.map { t in
+            var d: [String: Any] = ["id": opt.arrayID, "name": opt.arrayName, "time": t]
+            for k in keys { d[k] = zero }
+            return d
+        })
     }
 
     func applyChap(_ h: inout HostObj, _ c: [String: Any]?) {
@@ -232,9 +340,17 @@ extension SimState {
         if let p = c["target_password"] as? String { h.chapTargetPassword = p }
     }
 
-    func normWWN(_ w: String) -> String {
-        let p = Array(w.uppercased().filter { $0 != ":" })
-        return stride(from: 0, to: p.count, by: 2).map { String(p[$0..<min($0 + 2, p.count)]) }.joined(separator: ":")
+    /// A host WWN as a FlashArray keeps it: 16 upper-case hex digits, no colons (the form the
+    /// Cinder driver filters for, `wwns='21000024FF7F3E00'`); given with or without colons, in
+    /// either case. nil when it is no WWN.
+    func normWWN(_ w: String) -> String? {
+        let p = w.uppercased().filter { $0 != ":" }
+        return p.count == 16 && p.allSatisfy(\.isHexDigit) ? p : nil
+    }
+    func normWWNs(_ ws: [String]?) -> [String]?? {
+        guard let ws else { return .some(nil) }
+        let n = ws.compactMap(normWWN)
+        return n.count == ws.count ? .some(n) : nil
     }
 
     /// The filter subset the data path uses: `a='v'` (list fields match by membership, `*`
@@ -260,8 +376,10 @@ extension SimState {
             guard val.hasPrefix("'"), val.hasSuffix("'"), val.count >= 2 else { return nil }
             val = String(val.dropFirst().dropLast())
             let path = key.split(separator: ".").map(String.init)
+            let wwnKey = key == "wwns" || key.hasSuffix(".wwn") || key == "wwn"
             let matches: (String) -> Bool = val.hasSuffix("*")
                 ? { s in s.lowercased().hasPrefix(val.dropLast().lowercased()) }
+                : wwnKey ? { [v = val.lowercased().filter { $0 != ":" }] s in s.lowercased().filter { $0 != ":" } == v }
                 : { s in s.lowercased() == val.lowercased() }
             preds.append { item in
                 var cur: Any? = item
@@ -293,8 +411,14 @@ extension SimState {
             guard let n = q["host"], let i = hosts.firstIndex(where: { $0.name == n }) else { return error(400, "unknown host") }
             hosts[i].connectivity = q["status"].map { (q["details"] ?? "", $0) }
             return json(200, ["ok": true])
+        case "/sim/host-chap":
+            // what the REST API masks: the CHAP credentials stored on a host, for tests to compare
+            guard let n = q["name"], let h = hosts.first(where: { $0.name == n }) else { return error(400, "unknown host") }
+            func v(_ s: String?) -> Any { s.map { $0 as Any } ?? NSNull() }
+            return json(200, ["host_user": v(h.chapHostUser), "host_password": v(h.chapHostPassword),
+                              "target_user": v(h.chapTargetUser), "target_password": v(h.chapTargetPassword)])
         case "/sim/requests":
-            return json(200, ["requests": requestLog])
+            return json(200, ["requests": requestLog, "responses": responseLog])
         default:
             return error(404, "unknown simulator hook")
         }

@@ -15,6 +15,8 @@ final class SimState: @unchecked Sendable {
         var capacity: Int64 = 10 << 40
         var versions: [String] = (0...36).map { "2.\($0)" }
         var tgt: TgtBinding? = nil
+        /// Print every request with the status it got on stderr.
+        var logRequests = false
     }
 
     struct Volume {
@@ -25,7 +27,9 @@ final class SimState: @unchecked Sendable {
         var created: Int64
         var destroyed = false
         var destroyedAt: Int64? = nil
+        var tags: [String: [String: TagValue]] = [:]  // namespace -> key -> value
     }
+    struct TagValue { var value: String; var copyable: Bool }
     struct HostObj {
         var name: String
         var iqns: [String] = []
@@ -48,10 +52,14 @@ final class SimState: @unchecked Sendable {
     var conns: [Conn] = []
     var controllersReady: [String: String] = ["CT0": "ready", "CT1": "ready"]
     var serialCounter: UInt32 = 0x10
+    /// When the simulated array came up: its performance history starts here.
+    let startedAt = Int64(Date().timeIntervalSince1970 * 1000)
     /// Test hook: answer the next N requests with this status.
     var injectStatus = 0
     var injectCount = 0
     var requestLog: [String] = []
+    /// `STATUS METHOD /path<TAB>User-Agent` of every REST request (not the `/sim/` hooks).
+    var responseLog: [String] = []
 
     init(_ o: Options) { opt = o }
 

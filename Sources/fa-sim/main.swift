@@ -18,6 +18,7 @@ usage: fa-sim --cert PEM --key PEM (--api-token TOKEN | --api-token-file FILE) [
   --tgt DIR              bind volumes to tgt (tgtd must run): backing files in DIR
   --tgt-tid N            tgt target id (default 1)
   --tgt-control-port N   tgtd management port (tgtd -C N), for a private tgtd
+  --log-requests         print every request and the status it got on stderr
 Prints "fa-sim listening on PORT" on stdout when ready; stops on SIGTERM/SIGINT or stdin EOF with --stdin-eof.
 """
 
@@ -60,6 +61,7 @@ while !args.isEmpty {
     case "--tgt-tid": tgtTid = Int(val()) ?? 1
     case "--tgt-control-port": tgtControl = Int(val())
     case "--stdin-eof": stdinEOF = true
+    case "--log-requests": opt.logRequests = true
     case "-h", "--help": print(usage); exit(0)
     default: fail("unknown option \(a)")
     }

@@ -40,8 +40,13 @@ import Testing
     @Test func filtersForEachInitiatorKind() throws {
         #expect(try FlashArrayClient.hostFilter(initiator: "iqn.1994-05.com.redhat:compute01").filter == "iqns='iqn.1994-05.com.redhat:compute01'")
         #expect(try FlashArrayClient.hostFilter(initiator: "eui.02004567A425678D").filter == "iqns='eui.02004567A425678D'")
-        let fc = try FlashArrayClient.hostFilter(initiator: "0x21000024FF4CA001")
-        #expect(fc.filter == "wwns='21:00:00:24:FF:4C:A0:01'" && fc.normalized == "21000024ff4ca001")
+        // a FlashArray keeps host WWNs in upper case without colons (py-pure-client's `Host.wwns`
+        // as the Cinder driver filters them: `wwns='21000024FF7F3E00'`), whatever form came in
+        for given in ["0x21000024FF4CA001", "21:00:00:24:ff:4c:a0:01", "21000024ff4ca001"] {
+            let fc = try FlashArrayClient.hostFilter(initiator: given)
+            #expect(fc.filter == "wwns='21000024FF4CA001'" && fc.normalized == "21000024ff4ca001", "\(given)")
+        }
+        #expect(FlashArrayClient.fcWWN("21:00:00:24:ff:4c:a0:01") == "21000024FF4CA001")
         let nqn = "nqn.2014-08.org.nvmexpress:uuid:4c4c4544-0047-3510-8052-b4c04f565931"
         #expect(try FlashArrayClient.hostFilter(initiator: nqn).filter == "nqns='\(nqn)'")
         #expect(throws: FlashArrayError.self) { _ = try FlashArrayClient.hostFilter(initiator: "nqn.2014-08.org.example:a'b") }

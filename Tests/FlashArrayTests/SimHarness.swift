@@ -146,6 +146,15 @@ final class Simulator: @unchecked Sendable {
         return o?["requests"] as? [String] ?? []
     }
 
+    /// `STATUS METHOD /path<TAB>User-Agent` of every REST request the simulator answered.
+    func responses() async throws -> [String] {
+        let c = try FlashArrayClient(endpoint: endpoint())
+        let r = try await c.raw(.GET, "/sim/requests", query: [], body: nil, headers: [])
+        try await c.shutdown()
+        let o = try JSONSerialization.jsonObject(with: Data(r.body.readableBytesView)) as? [String: Any]
+        return o?["responses"] as? [String] ?? []
+    }
+
     func stop() {
         try? stdin.fileHandleForWriting.close()
         process.waitUntilExit()

@@ -92,6 +92,40 @@ import Testing
         }
     }
 
+    /// Host WWNs are kept as a FlashArray keeps them (upper case, no colons) whatever form
+    /// they came in, and a `wwns='...'` filter finds them with or without colons, in either case.
+    @Test func hostWWNsAsTheArrayKeepsThem() async throws {
+        try await withSimulator { sim in
+            let c = try FlashArrayClient(endpoint: sim.endpoint())
+            _ = try await c.createHost(name: "fc-1", HostPost(wwns: ["21:00:00:24:ff:7f:3e:00", "21000024ff7f3e01"]))
+            #expect(try await c.hosts(names: ["fc-1"]).first?.wwns == ["21000024FF7F3E00", "21000024FF7F3E01"])
+            for form in ["21000024FF7F3E00", "21000024ff7f3e00", "21:00:00:24:FF:7F:3E:00", "21:00:00:24:ff:7f:3e:00"] {
+                let found = try await c.list("hosts", ArrayHost.self, query: [("filter", "wwns='\(form)' and is_local")])
+                #expect(found.map(\.name) == ["fc-1"], "\(form)")
+            }
+            #expect(try await c.list("hosts", ArrayHost.self, query: [("filter", "wwns='21000024FF7F3E02'")]).isEmpty)
+            // the same WWN in another form is the same WWN
+            let dup = await #expect(throws: FlashArrayError.self) { try await c.createHost(name: "fc-2", HostPost(wwns: ["21000024FF7F3E01"])) }
+            #expect(dup?.arrayMessages.first?.contains("already in use") == true)
+            let bad = await #expect(throws: FlashArrayError.self) { try await c.createHost(name: "fc-3", HostPost(wwns: ["21:00:00:24"])) }
+            #expect(bad?.status == 400)
+            try await c.shutdown()
+        }
+    }
+
+    /// A resource the array does not have is 404 (as the array answers), another method on
+    /// one the simulator serves is 405; both with the array's `errors` body.
+    @Test func unknownResourceIs404() async throws {
+        try await withSimulator { sim in
+            let c = try FlashArrayClient(endpoint: sim.endpoint())
+            let missing = await #expect(throws: FlashArrayError.self) { _ = try await c.request(.GET, "no-such-resource") }
+            #expect(missing?.status == 404 && missing?.arrayMessages.isEmpty == false, "\(String(describing: missing))")
+            let method = await #expect(throws: FlashArrayError.self) { _ = try await c.request(.PUT, "arrays/space") }
+            #expect(method?.status == 405 && method?.arrayMessages.isEmpty == false)
+            try await c.shutdown()
+        }
+    }
+
     @Test func volumeLifecycleAndTypedErrors() async throws {
         try await withSimulator { sim in
             let c = try FlashArrayClient(endpoint: sim.endpoint())
