@@ -34,7 +34,7 @@ check "brick/ pip-installed into the guest's Python" run python3 -m pip install 
   --break-system-packages $W/src
 check "pathagent-brick enable" run python3 -m pathagent_brick enable
 python3 -m pathagent_brick status --json > $W/status.json; cat $W/status.json
-check "pathagent-brick status says active" python3 -c "import json,sys; sys.exit(0 if json.load(open('$W/status.json')).get('active') else 1)"
+check "pathagent-brick status says active" python3 -c "import json,sys; sys.exit(0 if json.load(open('$W/status.json')).get('state') == 'active' else 1)"
 
 # what Nova's LibvirtISCSIVolumeDriver does: os-brick's factory, then the connector's calls
 cat > $W/nova.py <<'PY'
