@@ -50,7 +50,7 @@ struct DoctorTests {
     @Test func multipathdDetected() throws {
         let g = try one(good, "multipath.multipathd")
         let b = try one(bad, "multipath.multipathd")
-        #expect(g.severity == .info && g.found.contains("pid 812"))
+        #expect(g.severity == .ok && g.found.contains("not running, not enabled"), "\(g.found)")
         #expect(b.severity == .info && b.found.contains("@/org/kernel/linux/storage/multipathd"))
     }
 
@@ -59,7 +59,19 @@ struct DoctorTests {
         let b = try one(bad, "multipath.claims")
         #expect(b.subjects.contains("3624a93709714b5cb91634c4700000001"))
         #expect(b.fix?.contains("blacklist") == true)
-        #expect(try one(good, "multipath.claims").found.contains("^3624a937"))
+        #expect(try one(good, "multipath.claims").found.contains("neither running nor enabled"))
+    }
+
+    /// A running multipathd that blacklists the Pure volumes still removes pathagent's maps
+    /// (the lab's multipathd scenario): an error, not the all-clear it used to be.
+    @Test func aRunningMultipathdThatBlacklistsPureIsStillAnError() throws {
+        var facts = DoctorFixture.facts("good")
+        facts.multipathd.running = true
+        let f = Doctor.run([MultipathChecks()], on: facts).findings("multipath.claims")
+        #expect(f.count == 1)
+        #expect(f.first?.severity == .error)
+        #expect(f.first?.found.contains("^3624a937") == true)
+        #expect(f.first?.fix?.contains("disable --now multipathd") == true)
     }
 
     @Test(arguments: ["polling_interval", "path_selector", "path_grouping_policy", "path_checker",

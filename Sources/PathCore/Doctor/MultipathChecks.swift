@@ -48,7 +48,7 @@ public struct MultipathChecks: DoctorCheck {
         default: state = "multipathd is installed at \(d.binary ?? "?"), not running, not enabled"
         }
         out.append(DoctorFinding(id: "multipath.multipathd", severity: active ? .info : .ok, found: state,
-                                 recommended: "pathagent manages the Pure dm-multipath maps; multipathd may run for other arrays if it leaves Pure volumes alone"))
+                                 recommended: "pathagent manages the Pure dm-multipath maps; multipathd must not run beside it (it acts on every map whose dm uuid starts with mpath-)"))
 
         // would it claim pathagent's maps?
         let samples: [(String, String, String)] = {
@@ -63,10 +63,15 @@ public struct MultipathChecks: DoctorCheck {
                                      found: "multipathd is neither running nor enabled, so it claims nothing",
                                      recommended: "Pure volumes managed by one multipath manager only"))
         } else if claimed.isEmpty {
+            // Seen in the lab (multipathd scenario): multipathd registers every multipath map
+            // whose dm uuid starts with mpath- when the map appears, pathagent's included, and
+            // with all of its paths blacklisted it removes the map about a second later.
             let why = conf?.blacklistReason(wwid: samples[0].0, vendor: samples[0].1, product: samples[0].2) ?? ""
-            out.append(DoctorFinding(id: "multipath.claims", severity: .ok,
-                                     found: "multipathd blacklists the Pure volumes (\(why))",
-                                     recommended: "Pure volumes managed by one multipath manager only", subjects: [confPath]))
+            out.append(DoctorFinding(id: "multipath.claims", severity: .error,
+                                     found: "multipathd is active and blacklists the Pure volumes (\(why)): it still registers pathagent's maps (dm uuid mpath-<wwn>) when they appear, and removes them because their paths are blacklisted",
+                                     recommended: "Pure volumes managed by one multipath manager only (pathagent), with multipathd stopped",
+                                     fix: "stop and disable multipathd (systemctl disable --now multipathd.socket multipathd.service); or let multipathd own the Pure maps: pathctl config multipath --mode multipathd and multipath.use_multipath = false",
+                                     subjects: [confPath]))
         } else {
             out.append(DoctorFinding(id: "multipath.claims", severity: .error,
                                      found: "multipathd is active and does not blacklist Pure volumes: it would build its own maps for \(claimed.map(\.0).joined(separator: ", ")) and fight pathagent over them",
