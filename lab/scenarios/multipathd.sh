@@ -15,7 +15,8 @@
 # map's own 'change' uevent, a second after the attach returned. Checked (and failing
 # while this holds): W2 still there after the attach and after `multipathd reconfigure`;
 # and whether a W2 held open (as a guest's disk would be) survives multipathd's start and
-# reconfigure.
+# reconfigure. Last, the same with `pathctl config multipath` (--mode agent, the snippet
+# pathctl prints so that multipathd leaves pathagent's maps alone) as multipath.conf.
 . "$(dirname "$0")/lib.sh"
 PATHCTL=$LAB_BIN/pathctl
 AGENT=$LAB_BIN/pathagent
@@ -210,6 +211,24 @@ cat $W/agent-earlier.log $W/agent.log > $W/agent-all.log 2>/dev/null
 check "the daemon's log names W1 only for the refused attach of LUN 1" \
   bash -c "! grep '$W1' $W/agent-all.log | grep -vqE 'volumes/connect|failed attach rolled back|refusing to reload'"
 grep "$W1" $W/agent-all.log | grep -vE 'volumes/connect|failed attach rolled back|refusing to reload' | head -5
+
+step config_multipath_agent_mode
+# the coexistence pathctl promises: with `pathctl config multipath` (--mode agent, the
+# default) as multipath.conf, multipathd blacklists Pure devices and must leave the
+# daemon's maps alone. (multipathd lets go of W1 now: it is a Pure device too.)
+"$PATHCTL" config multipath > /etc/multipath.conf
+grep -vE '^ *#' /etc/multipath.conf | sed 's/^/multipath.conf: /'
+run multipathd reconfigure >/dev/null
+sleep 3
+check "pathagent starts again" start_agent
+if run "$PATHCTL" connect --json "$(props 2)" > $W/c2c.json 2> $W/c2c.err; then ok "daemon attaches LUN 2 under pathctl's own multipath.conf"; else bad "connect LUN 2: $(cat $W/c2c.err)"; fi
+TW2=$(dmsetup table "$W2" 2>/dev/null)
+sleep 3
+check "W2 still there 3 s after the attach, as the daemon built it (pathctl config multipath: multipathd leaves it alone)" \
+  bash -c "[ -n '$TW2' ] && [ '$(dmsetup table "$W2" 2>/dev/null)' = '$TW2' ]"
+grep -q "$W2: map flushed\|$W2 devmap removed" $W/multipathd.log && echo "FINDING: under pathctl config multipath's blacklist, multipathd flushed the daemon's map W2 too"
+"$PATHCTL" disconnect "$W/p2.json" > /dev/null 2>&1
+kill $AGENT_PID; wait $AGENT_PID 2>/dev/null
 kill $MPD_PID 2>/dev/null; wait $MPD_PID 2>/dev/null
 cp $W/multipathd.log "$LAB_OUT/multipathd-multipathd.log" 2>/dev/null
 cp $W/agent-all.log "$LAB_OUT/multipathd-agent-daemon.log" 2>/dev/null
