@@ -676,7 +676,7 @@ def killed_op(kind, v, p, t0, w, where):
     return v.attached == (kind == "connect")
 
 
-def parallel(kind, vs, where):
+def parallel(kind, vs, where, expect_fail=False):
     FIG["parallel_batches"] += 1
     w = Watch()
     ps = [(v, op_process(kind, v)) for v in vs]
@@ -684,11 +684,11 @@ def parallel(kind, vs, where):
         FIG["ops"] += 1
         if kind == "connect":
             FIG["attaches"] += 1
-            if finish_connect(v, p, where):
+            if finish_connect(v, p, where, expect_fail):
                 write_new_gen(v, where)
         else:
             FIG["detaches"] += 1
-            finish_disconnect(v, p, where)
+            finish_disconnect(v, p, where, expect_fail)
     w.after(where)
 
 
@@ -816,7 +816,7 @@ def cycle(c):
             attach(v, where, expect_fail=lun_gone or F.tgt_down)
             v.attached = True  # a failed re-attach leaves the volume as it was
         elif op == "attach_all":
-            parallel("connect", det, where)
+            parallel("connect", det, where, expect_fail=F.tgt_down or bool(TGT.removed))
         elif op == "detach":
             # with its LUN gone the volume's WWN cannot be read: without force the detach
             # refuses to delete its disks, with force it removes them
@@ -827,7 +827,7 @@ def cycle(c):
             if not detach(v, where, force=True, io=True, expect_fail=F.tgt_down):
                 pending.append(v)
         elif op == "detach_all":
-            parallel("disconnect", att, where)
+            parallel("disconnect", att, where, expect_fail=F.tgt_down or bool(TGT.removed))
             pending.extend(x for x in att if x.attached)
 
     pending = []
@@ -852,11 +852,28 @@ def cycle(c):
     AG.alive(where)
     t = time.monotonic()
     wait_paths_up()
-    # a detach refused under a fault is the caller's to retry once the fault is gone
+    # after a third-party logout the caller attaches its volumes again (connect is
+    # idempotent: it logs in where a session is missing, scans and reloads the map with
+    # the paths back), as a compute host re-running its attach would
+    if F.third_party:
+        for x in VOLS:
+            if x.attached and x not in pending:
+                say(f"  re-attaching volume {x.i} after the logout")
+                FIG["reattaches"] += 1
+                attach(x, where + " (heal)")
+                x.attached = True
+    # a detach refused under a fault is the caller's to retry once the fault is gone:
+    # as it is; then after a re-attach (paths back); then with force
     for x in pending:
-        if x.attached:
-            say(f"  retrying the detach of volume {x.i}")
-            detach(x, where + " (retry)")
+        for how in ("retry", "re-attach", "force"):
+            if not x.attached:
+                break
+            say(f"  retrying the detach of volume {x.i} ({how})")
+            if how == "re-attach":
+                FIG["reattaches"] += 1
+                attach(x, where + " (before the detach)")
+                x.attached = True
+            detach(x, f"{where} ({how})", force=how == "force")
     T["recovery"] = time.monotonic() - t
     t = time.monotonic()
     verify(where, excuse_sessions=F.outage)
