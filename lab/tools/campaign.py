@@ -776,6 +776,21 @@ class Faults:
             self.lun = None
 
 
+def detach_until_done(x, where, first=False):
+    """A detach the caller insists on: as it is; after a re-attach (the paths back, so the
+    flush can succeed); then with force."""
+    for how in (("first",) if first else ()) + ("retry", "re-attach", "force"):
+        if not x.attached:
+            return
+        if how != "first":
+            say(f"  retrying the detach of volume {x.i} ({how})")
+        if how == "re-attach":
+            FIG["reattaches"] += 1
+            attach(x, where + " (before the detach)")
+            x.attached = True
+        detach(x, f"{where} ({how})" if how != "first" else where, force=how == "force")
+
+
 # ------------------------------------------------------------------ the campaign
 def cycle(c):
     where = f"cycle {c}"
@@ -865,15 +880,7 @@ def cycle(c):
     # a detach refused under a fault is the caller's to retry once the fault is gone:
     # as it is; then after a re-attach (paths back); then with force
     for x in pending:
-        for how in ("retry", "re-attach", "force"):
-            if not x.attached:
-                break
-            say(f"  retrying the detach of volume {x.i} ({how})")
-            if how == "re-attach":
-                FIG["reattaches"] += 1
-                attach(x, where + " (before the detach)")
-                x.attached = True
-            detach(x, f"{where} ({how})", force=how == "force")
+        detach_until_done(x, where)
     T["recovery"] = time.monotonic() - t
     t = time.monotonic()
     verify(where, excuse_sessions=F.outage)
@@ -922,7 +929,7 @@ def main():
     for v in VOLS:
         if v.attached:
             verify_data(v, "end")
-            detach(v, "end")
+            detach_until_done(v, "end", first=True)
     verify("end", end=True, data=False)
     mp, dk, ss = maps(), disks(), sessions()
     n_open, owned = journal()
