@@ -1,0 +1,83 @@
+#!/bin/bash
+# A path that comes back with another identity is not reinstated. Volume A is attached
+# through the daemon at LUN 1 (tgt, two portals). One path's sd is set offline (the
+# daemon fails it in the map); the target deletes LUN 1; the sd is set running again
+# while LUN 1 is absent, and the kernel rescans it on that transition (scsi_sysfs
+# store_state_field): its VPD 0x83 and capacity are now those of what the target answers
+# at a LUN it does not have (tgt: its LUN 0 controller, another NAA WWN, size 0). Then
+# LUN 1 comes back. The path's TEST UNIT READY succeeds; the kernel says it is another
+# device (sysfs wwid, fresh VPD 0x83 through the held disk): the daemon must leave it
+# failed (README Safety: a disk is used for a volume only if its WWN read afresh is the
+# volume's). Found by the campaign (lab/scenarios/campaign.sh), reproduced here alone.
+. "$(dirname "$0")/lib.sh"
+PATHCTL=$LAB_BIN/pathctl
+AGENT=$LAB_BIN/pathagent
+W=/tmp/reinstate; mkdir -p $W /run/pathagent /var/lib/pathagent
+
+wwn_of_lun() { printf '360000000000000000e0000000001%04x' "$1"; }
+sd_of_lun() { for d in /sys/bus/scsi/devices/*:*:*:$1; do [ -e "$d/block" ] && ls "$d/block"; done 2>/dev/null; }
+path_is() { dmsetup status "$1" 2>/dev/null | grep -q " $2 $3 "; }  # MAP MAJ:MIN A|F
+WA=$(wwn_of_lun 1)
+cat > $W/pA.json <<J
+{"target_discovered": false, "discard": true,
+ "target_portals": ["${TGT_PORTALS[0]}", "${TGT_PORTALS[1]}"],
+ "target_iqns": ["$TGT_IQN", "$TGT_IQN"], "target_luns": [1, 1], "wwn": "$WA"}
+J
+
+step setup
+check "tgtd up with 2 portals and LUN 1" lab_tgt_start 1 32M
+tgtadm --lld iscsi --op update --mode logicalunit --tid 1 --lun 1 --params vendor_id=PURE,product_id=FlashArray >/dev/null
+pgrep -x iscsid >/dev/null || run iscsid
+for _ in $(seq 50); do iscsiadm -m session >/dev/null 2>&1; [ $? -ne 4 ] && break; sleep 0.1; done
+modprobe dm_multipath; modprobe dm_queue_length
+cat > $W/agent.conf <<EOC
+[api]
+socket = /run/pathagent/pathagent.sock
+[multipath]
+polling_interval = 2
+EOC
+"$AGENT" --config $W/agent.conf > $W/agent.log 2>&1 &
+AGENT_PID=$!
+check "pathagent starts (checker every 2 s)" wait_for 30 test -S /run/pathagent/pathagent.sock
+if run "$PATHCTL" connect --json $W/pA.json > $W/cA.json 2> $W/cA.err; then ok "daemon attaches A ($WA) at LUN 1"; else bad "connect A: $(cat $W/cA.err)"; fi
+P=($(sd_of_lun 1)); SD=${P[0]}; DEV=$(cat /sys/block/$SD/dev)
+check "A has two paths (${P[*]})" test ${#P[@]} = 2
+
+step path_back_as_another_device
+T0US=$(lab_offline_at $SD)
+check "daemon fails $SD ($DEV) offline" wait_for 10 path_is "$WA" "$DEV" F
+gone() { tgtadm --lld iscsi --op delete --mode logicalunit --tid 1 --lun 1 2>/dev/null; }
+check "target deletes LUN 1" wait_for 15 gone
+echo running > /sys/block/$SD/device/state
+udevadm settle --timeout=10
+SYSW=$(cat /sys/block/$SD/device/wwid); echo "$SD now: wwid $SYSW, size $(cat /sys/block/$SD/size)"
+back() {
+  run tgtadm --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 -b $TGT_DIR/lun1.img &&
+    run tgtadm --lld iscsi --op update --mode logicalunit --tid 1 --lun 1 --params vendor_id=PURE,product_id=FlashArray,thin_provisioning=1
+}
+check "target presents LUN 1 again" back
+FRESH=$(/usr/lib/udev/scsi_id -g -u -p 0x83 -d /dev/$SD); echo "$SD fresh VPD 0x83: $FRESH; sysfs wwid: $(cat /sys/block/$SD/device/wwid)"
+# three checker rounds
+sleep 7
+dmsetup status "$WA"
+SYSW=$(cat /sys/block/$SD/device/wwid)
+SIZE_A=$(cat /sys/block/${P[1]}/size)
+if [ "3${SYSW#naa.}" != "$WA" ] || [ "$(cat /sys/block/$SD/size)" != "$SIZE_A" ]; then
+  echo "$SD: the kernel says it is $SYSW, $(cat /sys/block/$SD/size) sectors (rescanned while LUN 1 was absent)"
+  # either the daemon rescans the path (LUN 1 came back with a unit attention REPORTED
+  # LUNS DATA HAS CHANGED: DESIGN.md says a rescan) and then may reinstate it, or it leaves
+  # it failed; never active in A's map while the kernel says it is another device
+  check "the daemon leaves $SD failed: the kernel says it is another device ($SYSW)" path_is "$WA" "$DEV" F
+else
+  echo "$SD: the kernel kept A's identity; nothing to prove on this run"
+  ok "$SD kept A's identity (no rescan while LUN 1 was absent)"
+fi
+grep -E "$DEV|$SD" $W/agent.log | tail -5
+dd if=/dev/mapper/$WA of=/dev/null bs=64k count=16 iflag=direct status=none; echo "read through A: rc $?"
+dmesg | grep -E "$SD" | tail -3
+
+step detach
+if "$PATHCTL" disconnect --force $W/pA.json > $W/dA.json 2> $W/dA.err; then ok "detach A (force)"; else bad "detach A (force): $(cat $W/dA.err)"; fi
+kill $AGENT_PID; wait $AGENT_PID 2>/dev/null
+cp $W/agent.log "$LAB_OUT/reinstate-agent-daemon.log"
+finish
