@@ -122,6 +122,43 @@ struct FindingsTests {
         #expect(touched.contains(a1.wwn.value), "the agent's own map had its offline paths failed")
     }
 
+    /// Found by the lab's campaign (reinstate scenario): a failed path whose LUN vanished
+    /// and came back answered TEST UNIT READY, and the checker reinstated it on that alone.
+    /// If the array put another volume at that LUN, its data would go into this volume's
+    /// map. The checker now re-reads VPD 0x83 through the held device before it reinstates.
+    @Test func checkerReinstatesOnlyAPathThatStillShowsTheVolumesWWN() async throws {
+        let w = try World()
+        let a1 = vol(w, "A1")
+        _ = try await w.connect(a1)
+        await w.monitor.refresh()
+        await w.monitor.startForTests()
+        let disk = w.sim.read { $0.disks.values.filter { $0.cachedWWN == a1.wwn }.sorted { $0.name < $1.name }[0] }
+        // the path goes offline: the monitor fails it in the map
+        w.sim.mutate { $0.setDiskState(disk.hctl, "offline") }
+        _ = await w.monitor.pollDeviceStates()
+        await w.monitor.checkAll()
+        let reinstates = { w.sim.read { $0.effects }.filter { if case .mapMessaged(a1.wwn.value, let m) = $0 { return m.hasPrefix("reinstate_path") } else { return false } }.count }
+        let before = reinstates()
+        // the array re-maps LUN 1 to another volume, and the disk comes back running
+        w.sim.mutate { s in
+            s.remapLUN(iqn: World.iqnA, lun: a1.lun, to: SimLUN(wwn: World.pureWWN(0, 55), sizeSectors: 2_097_152))
+            s.setDiskState(disk.hctl, "running")
+        }
+        for _ in 0..<4 {
+            _ = await w.monitor.pollDeviceStates()
+            await w.monitor.checkAll()
+        }
+        #expect(reinstates() == before, "a path showing another volume's WWN was reinstated")
+        // the array presents the volume again: now the path is reinstated
+        w.sim.mutate { s in s.remapLUN(iqn: World.iqnA, lun: a1.lun, to: SimLUN(wwn: a1.wwn, sizeSectors: 2_097_152)) }
+        for _ in 0..<4 {
+            _ = await w.monitor.pollDeviceStates()
+            await w.monitor.checkAll()
+        }
+        #expect(reinstates() > before, "the path that shows the volume's WWN again was not reinstated")
+        await w.shutdown()
+    }
+
     /// Finding 3: a delete re-reads the WWN through the held device, not the cached sysfs
     /// wwid: a disk whose LUN now presents another volume is refused.
     @Test func deleteRechecksTheWWNThroughTheHeldDevice() async throws {

@@ -42,6 +42,9 @@ public actor PathMonitor {
     let turTimeout: Int
     private var maps: [String: MonitoredMap] = [:]
     private var checkers: [String: PathChecker] = [:]        // key map/devnum
+    /// Paths (map/devnum) that answer TEST UNIT READY but show another WWN than their map's
+    /// (or none): kept failed, logged once until their identity is the map's again.
+    private var misidentified: Set<String> = []
     private var eventNumbers: [String: UInt32] = [:]
     /// A checker round asked for by unit attentions is queued (at most one at a time).
     private var checkPending = false
@@ -283,6 +286,22 @@ public actor PathMonitor {
                     maps[name] = mm
                 }
                 if let msg = action.message {
+                    // TEST UNIT READY says the LUN answers, not which LUN it is: a path is
+                    // reinstated only if VPD 0x83, read now through the held device, is still
+                    // the map's WWN (the array may have put another volume at that LUN)
+                    if case .reinstatePath = msg, let wwn = try? WWN(name) {
+                        let (same, seen) = await identity(of: pathName, expected: wwn)
+                        if !same {
+                            if misidentified.insert(key).inserted {
+                                logger.error("path answers again but is not the volume's: not reinstated", metadata: [
+                                    "dm.map": "\(name)", "path.dev": "\(p.device)", "path.name": "\(pathName ?? "?")",
+                                    "path.wwn": "\(seen)", "volume.wwn": "\(wwn)",
+                                ])
+                            }
+                            continue
+                        }
+                        misidentified.remove(key)
+                    }
                     do {
                         try dm.message(name, msg.text)
                     } catch {
@@ -292,6 +311,23 @@ public actor PathMonitor {
                 }
             }
         }
+    }
+
+    /// Whether the path's block device shows `expected` in VPD 0x83 now (read through the
+    /// held descriptor, on the blocking pool), and what it showed.
+    func identity(of name: String?, expected: WWN) async -> (Bool, String) {
+        guard let name else { return (false, "no block device") }
+        let kernel = self.kernel
+        return (try? await workers.run { () -> (Bool, String) in
+            do {
+                let held = try kernel.openBlock(name)
+                defer { held.close() }
+                let seen = try kernel.currentWWN(held)
+                return (seen == expected, seen.value)
+            } catch {
+                return (false, "unreadable (\(error))")
+            }
+        }) ?? (false, "unreadable")
     }
 
     /// TEST UNIT READY through SG_IO on the path's block node, on the blocking pool.
