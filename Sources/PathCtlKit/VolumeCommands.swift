@@ -168,11 +168,14 @@ struct DisconnectCommand: ParsableCommand {
         "The device_info connect returned (connect --json output works as is).", valueName: "FILE"))
     var deviceInfo: String?
 
-    @Flag(name: .long, help: "Remove devices whose WWN cannot be read and keep going when a flush fails (data in flight may be lost).")
+    @Flag(name: .long, help: "Remove devices whose WWN cannot be read, leave (never delete) ones that show another WWN, and keep going when a flush fails (data in flight may be lost).")
     var force = false
 
     @Flag(name: .customLong("ignore-errors"), help: "Report errors in the answer instead of failing the call (os-brick ignore_errors).")
     var ignoreErrors = false
+
+    @Flag(name: .customLong("skip-mismatched"), help: "Leave a disk of the volume that now shows another WWN (never deleted) and detach the rest (implied by --force).")
+    var skipMismatched = false
 
     @OptionGroup var client: ClientOptions
 
@@ -190,7 +193,8 @@ struct DisconnectCommand: ParsableCommand {
         let c = try client.client()
         let r = try callDaemon {
             try c.disconnect(DisconnectVolumeRequest(
-                connectionProperties: f.properties, protocol: f.protocol, deviceInfo: info, force: force, ignoreErrors: ignoreErrors))
+                connectionProperties: f.properties, protocol: f.protocol, deviceInfo: info, force: force, ignoreErrors: ignoreErrors,
+                skipMismatched: skipMismatched))
         }
         if client.json {
             try Output.json(r)

@@ -45,12 +45,12 @@ import Testing
         try JSONEncoder().encode(ConnectVolumeResponse(deviceInfo: ScriptedOperations.device, paths: [], degraded: false, timings: []))
             .write(to: URL(fileURLWithPath: info))
         #expect(try await run([
-            "disconnect", Fixtures.path("props/pure_iscsi_chap.json"), "--device-info", info, "--force", "--ignore-errors",
+            "disconnect", Fixtures.path("props/pure_iscsi_chap.json"), "--device-info", info, "--force", "--ignore-errors", "--skip-mismatched",
             "--socket", ok.socket,
         ]) == ExitStatus.ok)
         let d = try #require(ops.state.withLock { $0.disconnects.last })
         #expect(d.deviceInfo == ScriptedOperations.device)
-        #expect(d.force && d.ignoreErrors)
+        #expect(d.force && d.ignoreErrors && d.skipMismatched)
         try await ok.stop()
 
         let degraded = try await RunningServer.start(

@@ -137,6 +137,20 @@ private func disk(_ hctl: String, _ name: String?, _ wwn: WWN?) throws -> SCSIDe
     #expect(plan.kept.contains { $0.contains("sdc") })
 }
 
+/// `force` does what it safely can: a disk showing another WWN is left alone and reported,
+/// never deleted, and the rest of the volume is detached (the lab's reinstate scenario: a
+/// path rescanned while its LUN was absent showed the target's LUN 0 identity, and a
+/// forced detach was refused outright).
+@Test func forcedDetachLeavesAMismatchedDiskAndDetachesTheRest() throws {
+    let sessions = [try session(1, "10.0.1.11:3260", host: 3), try session(2, "10.0.1.12:3260", host: 4)]
+    let devices = [try disk("3:0:0:1", "sdb", volWWN), try disk("4:0:0:1", "sdc", otherWWN)]
+    let plan = try ISCSIPlanner.detach(
+        try spec(), volumeWWN: volWWN, sessions: sessions, devices: devices, maps: [], options: .init(force: true))
+    #expect(plan.devicesToDelete == [try HCTL("3:0:0:1")])
+    #expect(plan.sessionsToLogOut == [1])
+    #expect(plan.kept.contains { $0.contains("sdc") && $0.contains("not this volume's") })
+}
+
 @Test func detachUnreadableWWNNeedsForce() throws {
     let sessions = [try session(1, "10.0.1.11:3260", host: 3, state: .failed)]
     let devices = [try disk("3:0:0:1", "sdb", nil)]

@@ -160,8 +160,8 @@ public enum ISCSIPlanner {
     ///
     /// Devices of the volume are the disks on the volume's sessions at the volume's LUN
     /// plus the disks below its map. Each is deleted only if it shows `volumeWWN`. A disk
-    /// with another WWN is refused with `.conflict` naming it (with `skipMismatched` it is
-    /// left alone and reported); a disk whose WWN cannot be read is refused unless `force`
+    /// with another WWN is refused with `.conflict` naming it (with `skipMismatched` or
+    /// `force` it is left alone and reported, never deleted); a disk whose WWN cannot be read is refused unless `force`
     /// (a dead path at the volume's address must not linger: the LUN number is reused).
     /// A session is logged out only if no disk is left on it afterwards and it is not busy.
     public static func detach(
@@ -347,10 +347,12 @@ enum DetachCore {
             case volumeWWN?:
                 deletions.append(.deleteDevice(name: d.name, hctl: d.hctl, wwn: volumeWWN))
             case let other?:
-                guard options.skipMismatched else {
+                // never deleted; `force` (do what is safe, report the rest) leaves it as
+                // skip_mismatched does
+                guard options.skipMismatched || options.force else {
                     throw PathCoreError(
                         .conflict, "device \(label) shows WWN \(other), not the volume's \(volumeWWN); refusing to remove it",
-                        detail: "pass skip_mismatched to detach the other paths and leave it", key: label)
+                        detail: "pass skip_mismatched (or force) to detach the other paths and leave it", key: label)
                 }
                 kept.append("device \(label): shows WWN \(other), not this volume's")
             case nil:
