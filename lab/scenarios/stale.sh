@@ -98,7 +98,14 @@ exec 3<&-
 "$PATHCTL" disconnect "$W/pA.json" > $W/dA.json 2> $W/dA.err; echo "disconnect A: exit $?"; cat $W/dA.json $W/dA.err | tail -5
 echo "after the detach: map $(dmsetup info "$WA" >/dev/null 2>&1 && echo present || echo gone), LUN 1 disks: $(sd_of_lun 1 | tr '\n' ' ')"
 check "the detach of A deleted neither disk that now answers as B" test "$(sd_of_lun 1 | tr '\n' ' ')" = "${P[*]} "
-check "the detach says why (the disk now shows B's WWN)" grep -q "now shows WWN $WB" $W/dA.err
+# A's map has no path that still answers as A: the checker keeps both failed (it re-reads
+# VPD 0x83 before it reinstates), so the flush of A's map fails with EIO and the plain
+# detach stops there and says so; a forced detach goes past the flush and leaves the two
+# disks, naming B's WWN
+check "the plain detach stops and says why (flush failed, or a disk now shows B's WWN)" grep -qE "fsync failed|now shows WWN $WB" $W/dA.err
+"$PATHCTL" disconnect --force --json "$W/pA.json" > $W/dAf.json 2> $W/dAf.err; echo "disconnect --force A: exit $?"; cat $W/dAf.json $W/dAf.err | tail -8
+check "the forced detach deleted neither disk that now answers as B" test "$(sd_of_lun 1 | tr '\n' ' ')" = "${P[*]} "
+check "the forced detach names B's WWN for the disks it left" grep -q "$WB" $W/dAf.json $W/dAf.err
 kill $AGENT_PID; wait $AGENT_PID 2>/dev/null
 grep -E "stale|refus|WWN" $W/agent.log | tail -5
 finish
