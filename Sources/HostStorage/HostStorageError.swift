@@ -34,6 +34,10 @@ public struct HostStorageError: Error, Sendable, Equatable, CustomStringConverti
         self.cause = cause
     }
 
+    /// An open that failed because the device node, or the block device behind it, does
+    /// not exist (ENOENT, ENXIO): also what a disk shows for a moment after it appears.
+    public var isNoSuchDevice: Bool { code == .notFound && (errno == ENXIO || errno == ENOENT) }
+
     /// From the current `errno`, naming the operation and the object.
     static func posix(_ what: String, _ object: String, _ e: Int32 = Glibc.errno) -> HostStorageError {
         let code: Code

@@ -226,6 +226,86 @@ struct FindingsTests {
         #expect(w.remains(of: a1.wwn).disks.count == 1)
     }
 
+    /// Found in the lab (agent scenario, a CI run): a disk the attach's scan made appear
+    /// was in sysfs with its `dev`, but its block node answered ENXIO for a moment (the
+    /// kernel adds the sysfs entry, then registers the block device); the attach dropped
+    /// that path ("its WWN could not be re-read") and answered degraded. It now retries
+    /// the open for a short while.
+    @Test func attachWaitsForANewDisksBlockNode() async throws {
+        let w = try World()
+        w.sim.mutate { $0.opensRefusedAfterScan = 3 }
+        let r = try await w.connect(vol(w, "A1"))
+        #expect(!r.degraded && r.paths.count == 2, "\(r.paths)")
+    }
+
+    /// The kernel's cached identity of a path (sysfs `wwid`) goes stale the other way
+    /// round from a re-mapped LUN: it is re-read while the LUN is briefly gone from the
+    /// target and caches what answered then, and the LUN comes back as the volume.
+    func staleKernelIdentity(_ w: World, _ v: SimVolume) -> HCTL {
+        w.sim.mutate { s in
+            let k = s.disks.keys.filter { s.disks[$0]!.cachedWWN == v.wwn }.sorted()[0]
+            s.disks[k]!.cachedWWN = World.pureWWN(0, 0)
+            s.version += 1
+            return k
+        }
+    }
+
+    /// Found by the lab's campaign (seed 3894319134): the detach trusted the kernel's
+    /// stale cache, refused its own path as another volume's and, forced, left the disk
+    /// and its session behind. It now decides on a fresh VPD 0x83 read (as the delete
+    /// itself does), and the cache only when the disk cannot be read.
+    @Test func detachDecidesOnAFreshWWNNotTheKernelsCache() async throws {
+        let w = try World()
+        let a1 = vol(w, "A1")
+        _ = try await w.connect(a1)
+        _ = staleKernelIdentity(w, a1)
+        let d = try await w.disconnect(a1)
+        #expect(!d.kept.contains { $0.hasPrefix("device") }, "\(d.kept)")
+        let left = w.remains(of: a1.wwn)
+        #expect(left.disks.isEmpty && !left.map, "\(left)")
+    }
+
+    /// The same campaign run: connecting the attached volume again refused its own map's
+    /// path as a "stale disk". A path the volume's own map holds and that answers as the
+    /// volume now is the volume's: the connect succeeds and has the kernel re-read the
+    /// disk's identity, so sysfs (and udev's by-id links) name the volume again.
+    @Test func connectAgainRefreshesAStaleKernelIdentityOfItsOwnPath() async throws {
+        let w = try World()
+        let a1 = vol(w, "A1")
+        _ = try await w.connect(a1)
+        let k = staleKernelIdentity(w, a1)
+        let r = try await w.connect(a1)
+        #expect(!r.degraded && r.paths.count == 2, "\(r.paths)")
+        #expect(w.sim.read { $0.disks[k]!.cachedWWN } == a1.wwn)
+    }
+
+    /// The monitor finds the stale cache on its own: each checker round compares every
+    /// path's sysfs `wwid` with its map; a path that answers as the volume is rescanned
+    /// (the kernel re-reads its identity) and stays in use; one that answers as another
+    /// volume is failed.
+    @Test func monitorRefreshesAStaleKernelIdentityAndFailsAnImpostor() async throws {
+        let w = try World()
+        let a1 = vol(w, "A1")
+        _ = try await w.connect(a1)
+        await w.monitor.refresh()
+        await w.monitor.startForTests()
+        let k = staleKernelIdentity(w, a1)
+        await w.monitor.checkAll()
+        #expect(w.sim.read { $0.disks[k]!.cachedWWN } == a1.wwn)
+        let failed = { w.sim.read { $0.effects }.contains { if case .mapMessaged(a1.wwn.value, let m) = $0 { return m.hasPrefix("fail_path") } else { return false } } }
+        #expect(!failed())
+        // the kernel re-reads the identity (a rescan, an INQUIRY DATA HAS CHANGED) after the
+        // array put another volume at the LUN: the path is failed
+        w.sim.mutate { s in
+            s.remapLUN(iqn: World.iqnA, lun: a1.lun, to: SimLUN(wwn: World.pureWWN(0, 66), sizeSectors: 2_097_152))
+            s.disks[k]!.cachedWWN = World.pureWWN(0, 66)
+            s.version += 1
+        }
+        await w.monitor.checkAll()
+        #expect(failed(), "a path that answers as another volume stayed in the map")
+        await w.shutdown()
+    }
+
     /// An existing map of the volume that multipathd made is not reloaded by an attach.
     @Test func attachDoesNotReloadAForeignMapOfTheVolume() async throws {
         let w = try World()

@@ -151,6 +151,10 @@ public struct SimDisk: Sendable {
     /// An md array or another holder not made by the agent.
     public var extraHolder: String? = nil
     public var heldByAgent = 0
+    /// Opens of the block node that still fail with ENXIO: the kernel shows a new disk in
+    /// sysfs (`block/sdX`, `dev`) a little before its block device is registered
+    /// (`device_add_disk` adds the sysfs entry, then `bdev_add`).
+    public var opensRefused = 0
     public var attrs: [String: String] = [:]
     public var devNumber: String { "8:\(minor)" }
 }
@@ -216,6 +220,9 @@ public struct SimState: Sendable {
     public var failLogins: Set<String> = []       // portal arguments whose login fails
     public var failDiscovery: Set<String> = []    // portal arguments whose SendTargets fails
     public var scansBringNothing = false
+    /// Opens refused (ENXIO) on each disk a scan makes appear, before its block device
+    /// is registered.
+    public var opensRefusedAfterScan = 0
     public var crashCountdown = 0
     public var crashed = false
     var onCrash: (@Sendable () -> Void)? = nil
@@ -366,7 +373,9 @@ public struct SimState: Sendable {
             let hctl = HCTL(host: host, channel: c, target: t, lun: lun)
             guard disks[hctl] == nil, !pending.contains(where: { $0.0 == hctl }),
                 let l = lunBehind(host: host, channel: c, target: t, lun: lun) else { continue }
-            pending.append((hctl, makeDisk(hctl, l, foreign: false)))
+            var d = makeDisk(hctl, l, foreign: false)
+            d.opensRefused = opensRefusedAfterScan
+            pending.append((hctl, d))
             pendingReads = Int(rng.next() % 4) + 1
         }
         version += 1

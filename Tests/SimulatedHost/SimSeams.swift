@@ -219,7 +219,13 @@ public struct SimSysfs: SysfsSource {
         let t = tree()
         return (t.dirs[path] ?? t.dirs[t.resolve(path)] ?? []).filter { $0 != "." }.sorted()
     }
-    public func link(_ path: String) -> String? { tree().links[path] }
+    /// As readlink(2): the links on the way are followed, the last one is read.
+    public func link(_ path: String) -> String? {
+        let t = tree()
+        if let l = t.links[path] { return l }
+        let (parent, base) = SimSysfsTree.split(path)
+        return t.links[t.resolve(parent) + "/" + base]
+    }
     public func binary(_ path: String) -> [UInt8]? {
         let t = tree()
         return t.binaries[path] ?? t.binaries[t.resolve(path)]
@@ -295,6 +301,10 @@ public struct SimKernel: KernelControl {
         try host.mutate { s in
             try s.agentCall()
             if let k = s.disks.first(where: { $0.value.name == name })?.key {
+                if s.disks[k]!.opensRefused > 0 {
+                    s.disks[k]!.opensRefused -= 1
+                    throw HostStorageError(.notFound, "cannot open /dev/\(name): No such device or address", errno: ENXIO)
+                }
                 s.disks[k]!.heldByAgent += 1
                 return SimHeldDevice(host: host, name: name, devNumber: s.disks[k]!.devNumber, hctl: k, map: nil)
             }

@@ -50,7 +50,7 @@ gone() { tgtadm --lld iscsi --op delete --mode logicalunit --tid 1 --lun 1 2>/de
 check "target deletes LUN 1" wait_for 15 gone
 echo running > /sys/block/$SD/device/state
 udevadm settle --timeout=10
-SYSW=$(cat /sys/block/$SD/device/wwid); echo "$SD now: wwid $SYSW, size $(cat /sys/block/$SD/size)"
+SYSW0=$(cat /sys/block/$SD/device/wwid); SIZE0=$(cat /sys/block/$SD/size); echo "$SD now: wwid $SYSW0, size $SIZE0"
 back() {
   run tgtadm --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 -b $TGT_DIR/lun1.img &&
     run tgtadm --lld iscsi --op update --mode logicalunit --tid 1 --lun 1 --params vendor_id=PURE,product_id=FlashArray,thin_provisioning=1
@@ -62,15 +62,18 @@ sleep 7
 dmsetup status "$WA"
 SYSW=$(cat /sys/block/$SD/device/wwid)
 SIZE_A=$(cat /sys/block/${P[1]}/size)
-if [ "3${SYSW#naa.}" != "$WA" ] || [ "$(cat /sys/block/$SD/size)" != "$SIZE_A" ]; then
-  echo "$SD: the kernel says it is $SYSW, $(cat /sys/block/$SD/size) sectors (rescanned while LUN 1 was absent)"
-  # either the daemon rescans the path (LUN 1 came back with a unit attention REPORTED
-  # LUNS DATA HAS CHANGED: DESIGN.md says a rescan) and then may reinstate it, or it leaves
-  # it failed; never active in A's map while the kernel says it is another device
-  check "the daemon leaves $SD failed: the kernel says it is another device ($SYSW)" path_is "$WA" "$DEV" F
+if [ "3${SYSW0#naa.}" != "$WA" ] || [ "$SIZE0" != "$SIZE_A" ]; then
+  # the kernel re-read the disk while LUN 1 was absent and cached what answered then; LUN
+  # 1 answers as A again, so the checker has the kernel re-read it (device/rescan) and,
+  # the identity being A's, reinstates it
+  echo "$SD: the kernel said it was $SYSW0, $SIZE0 sectors (re-read while LUN 1 was absent)"
+  check "the daemon had the kernel re-read $SD once LUN 1 answered as A (wwid now $SYSW)" test "3${SYSW#naa.}" = "$WA"
+  check "$SD has A's size again" test "$(cat /sys/block/$SD/size)" = "$SIZE_A"
+  check "the daemon logged the stale identity it refreshed" grep -q "cached identity of a path was stale" $W/agent.log
+  check "the daemon reinstated $SD (it answers as A)" wait_for 10 path_is "$WA" "$DEV" A
 else
   echo "$SD: the kernel kept A's identity; nothing to prove on this run"
-  ok "$SD kept A's identity (no rescan while LUN 1 was absent)"
+  ok "$SD kept A's identity (no re-read while LUN 1 was absent)"
 fi
 grep -E "$DEV|$SD" $W/agent.log | tail -5
 dd if=/dev/mapper/$WA of=/dev/null bs=64k count=16 iflag=direct status=none; echo "read through A: rc $?"

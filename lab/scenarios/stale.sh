@@ -93,16 +93,15 @@ check "sessions kept (2)" test "$(iscsiadm -m session 2>/dev/null | grep -c "$TG
 
 step detach_a
 exec 3<&-
-# a detach of A re-reads each disk's WWN through the held device before deleting it: the
-# disks now answer as B, so neither is deleted (its map, the agent's own, may go)
+# a detach of A judges each disk by the WWN it answers now (VPD 0x83 through the held
+# device), not the kernel's cached wwid (still A): both answer as B, so the plain detach
+# is refused before it does anything, naming B's WWN; a forced detach removes A's map and
+# leaves the two disks, naming B's WWN
 "$PATHCTL" disconnect "$W/pA.json" > $W/dA.json 2> $W/dA.err; echo "disconnect A: exit $?"; cat $W/dA.json $W/dA.err | tail -5
 echo "after the detach: map $(dmsetup info "$WA" >/dev/null 2>&1 && echo present || echo gone), LUN 1 disks: $(sd_of_lun 1 | tr '\n' ' ')"
 check "the detach of A deleted neither disk that now answers as B" test "$(sd_of_lun 1 | tr '\n' ' ')" = "${P[*]} "
-# A's map has no path that still answers as A: the checker keeps both failed (it re-reads
-# VPD 0x83 before it reinstates), so the flush of A's map fails with EIO and the plain
-# detach stops there and says so; a forced detach goes past the flush and leaves the two
-# disks, naming B's WWN
-check "the plain detach stops and says why (flush failed, or a disk now shows B's WWN)" grep -qE "fsync failed|now shows WWN $WB" $W/dA.err
+check "the plain detach is refused, naming B's WWN" grep -q "shows WWN $WB, not the volume's $WA" $W/dA.err
+check "the refused detach left A's map as it was" test "$(dmsetup table "$WA" 2>/dev/null)" = "$TABLEA"
 "$PATHCTL" disconnect --force --json "$W/pA.json" > $W/dAf.json 2> $W/dAf.err; echo "disconnect --force A: exit $?"; cat $W/dAf.json $W/dAf.err | tail -8
 check "the forced detach deleted neither disk that now answers as B" test "$(sd_of_lun 1 | tr '\n' ' ')" = "${P[*]} "
 check "the forced detach names B's WWN for the disks it left" grep -q "$WB" $W/dAf.json $W/dAf.err

@@ -53,6 +53,7 @@ IQN, PORTALS, TGT_DIR = E["TGT_IQN"], E["TGT_PORTAL_LIST"].split(), E["TGT_DIR"]
 SOCK = "/run/pathagent/pathagent.sock"
 JOURNAL = "/var/lib/pathagent/journal.sqlite"
 ALOG = f"{W}/agent.log"
+POLL_S = 2  # the checker's polling_interval in the scenario's agent.conf
 BLK, NBLK = 512, 512  # pattern: 256 KiB at the start of each volume
 rng = random.Random(SEED)
 T_START = time.monotonic()
@@ -63,7 +64,7 @@ FIG = {k: 0 for k in ("cycles", "ops", "attaches", "detaches", "forced_detaches_
                       "parallel_batches", "kills", "kills_mid_op", "reconciles", "faults", "offline",
                       "third_party_logouts", "tgt_restarts", "lun_removals", "ops_during_fault",
                       "expected_op_failures", "unexpected_op_failures", "reads", "writes",
-                      "reads_failed_lun_removed", "reads_ok_lun_removed", "checks")}
+                      "reads_failed_lun_removed", "reads_ok_lun_removed", "stale_identities_refreshed", "checks")}
 NOTES = []  # unexpected op failures and other things worth a look (not invariants)
 
 
@@ -461,13 +462,21 @@ def verify(where, end=False, data=True, excuse_sessions=False):
             sd = dev_name(mm)
             if not sd or sd not in dk:
                 continue  # a path whose disk is gone (third-party logout): nothing to read
-            if dk[sd]["wwid"] != name:
-                violation("wrong_wwn", f"{where}: map {name} path {sd} has sysfs wwid {dk[sd]['wwid']}")
             if dk[sd]["lun"] in TGT.removed or dk[sd]["state"] != "running":
-                continue
+                continue  # nothing answers for the LUN now: neither copy can be judged
             f = fresh_wwn(sd)
             if f is not None and f != name:
                 violation("wrong_wwn", f"{where}: map {name} path {sd} answers VPD 0x83 {f}")
+            elif dk[sd]["wwid"] != name:
+                # the LUN answers as the volume but the kernel's cached identity is another
+                # (re-read while the LUN was gone): the agent's checker must have the kernel
+                # re-read it within a round or two
+                if wait_until(2 * POLL_S + 3, lambda: disks().get(sd, {}).get("wwid") == name, step=0.5):
+                    FIG["stale_identities_refreshed"] += 1
+                    say(f"  {where}: {sd}'s cached identity was {dk[sd]['wwid']}; the agent had the kernel re-read it")
+                else:
+                    violation("wrong_wwn", f"{where}: map {name} path {sd} keeps sysfs wwid {disks().get(sd, {}).get('wwid')} "
+                                           f"(the LUN answers as the volume; the agent did not have the kernel re-read it)")
     # sessions: one per portal at most; none when nothing is attached
     per_portal = {}
     for sid, s in ss.items():

@@ -31,18 +31,19 @@ extension VolumeEngine {
                 spec = .iscsi(SendTargets.widenForDetach(s, sessions: topo.sessionInfos))
             }
             let options = DetachOptions(force: request.force, skipMismatched: request.skipMismatched)
+            let devices = await withFreshIdentities(topo.deviceInfos, judged: volumeDisks(spec, wwn: wwn, topo: topo))
             let plan: DetachPlan
             switch spec {
             case .iscsi(let s):
                 // every logout happens after the deletes, in `logOutIdleSessions`, under the portal locks
-                var p = try ISCSIPlanner.detach(s, volumeWWN: wwn, sessions: topo.sessionInfos, devices: topo.deviceInfos,
+                var p = try ISCSIPlanner.detach(s, volumeWWN: wwn, sessions: topo.sessionInfos, devices: devices,
                                                 maps: topo.mapInfos, busySessions: inFlight.busy(topo.sessionInfos), options: options)
                 p.steps.removeAll { if case .logout = $0 { return true } else { return false } }
                 p.kept.removeAll { $0.hasPrefix("session ") }
                 plan = p
             case .fc(let s):
                 plan = try FCPlanner.detach(s, volumeWWN: wwn, hosts: topo.fcHostInfos, remotePorts: topo.remotePortInfos,
-                                            devices: topo.deviceInfos, maps: topo.mapInfos, options: options)
+                                            devices: devices, maps: topo.mapInfos, options: options)
             }
             timer.mark("plan")
             try refuseIfInUse(plan, topo: topo, force: request.force)
@@ -66,6 +67,53 @@ extension VolumeEngine {
             ])
             return DisconnectVolumeResponse(removedDevices: removed, removedMap: removedMap, loggedOutSessions: loggedOut,
                                             kept: kept, ignoredErrors: ignored, timings: timer.timings)
+        }
+    }
+
+    /// The disks a detach judges: at the volume's address, and below its map.
+    func volumeDisks(_ spec: ConnectionSpec, wwn: WWN, topo: Topology) -> Set<HCTL> {
+        var out: Set<HCTL>
+        switch spec {
+        case .iscsi(let s): out = Set(ISCSIPlanner.devices(of: s, sessions: topo.sessionInfos, devices: topo.deviceInfos).map(\.hctl))
+        case .fc(let s):
+            out = Set(FCPlanner.devices(of: s, hosts: topo.fcHostInfos, remotePorts: topo.remotePortInfos, devices: topo.deviceInfos).map(\.hctl))
+        }
+        let slaves = Set(topo.mapInfos.filter { $0.name == wwn.value || $0.uuid == "mpath-" + wwn.value }.flatMap(\.slaves))
+        for d in topo.deviceInfos where d.name.map(slaves.contains) ?? false { out.insert(d.hctl) }
+        return out
+    }
+
+    /// `devices` with the WWN the `judged` ones answer now (VPD 0x83 through the held
+    /// device): the kernel's cached one (sysfs `wwid`, read when the disk appeared or was
+    /// last rescanned) is stale after the array re-mapped the LUN, or when it was re-read
+    /// while the LUN was gone from the target. A disk that cannot be read now keeps the
+    /// cached one (the delete re-reads it again, and refuses what it cannot read).
+    func withFreshIdentities(_ devices: [SCSIDeviceInfo], judged: Set<HCTL>) async -> [SCSIDeviceInfo] {
+        let kernel = self.kernel
+        // a disk that is not running (blocked in a session recovery, offline) is not read
+        // here: a read could wait out the recovery, and the delete reads it anyway
+        let work = devices.filter { judged.contains($0.hctl) && $0.name != nil && ($0.state ?? "running") == "running" }
+        guard !work.isEmpty else { return devices }
+        let fresh: [HCTL: WWN] = (try? await workers.run {
+            var out: [HCTL: WWN] = [:]
+            for d in work {
+                guard let held = try? kernel.openBlock(d.name!) else { continue }
+                defer { held.close() }
+                if let w = try? kernel.currentWWN(held) { out[d.hctl] = w }
+            }
+            return out
+        }) ?? [:]
+        return devices.map { d in
+            var d = d
+            if let w = fresh[d.hctl] {
+                if d.wwn != w {
+                    logger.notice("a disk answers with another WWN than the kernel's cached one; the fresh one decides", metadata: [
+                        "path.name": "\(d.name ?? "?")", "path.hctl": "\(d.hctl)", "path.cached_wwn": "\(d.wwn?.value ?? "none")", "path.wwn": "\(w)",
+                    ])
+                }
+                d.wwn = w
+            }
+            return d
         }
     }
 

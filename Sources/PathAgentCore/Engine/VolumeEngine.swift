@@ -420,17 +420,29 @@ public final class VolumeEngine: Sendable {
     /// left exactly as it is and named in the error. If this attach's own scan made it
     /// appear, it is removed again, but only after the fresh read confirms the other WWN
     /// and nothing holds it. Either way the attach fails and nothing is attached.
+    ///
+    /// A disk a scan just made appear is in sysfs a moment before its block device is
+    /// registered (the open fails with ENXIO, or ENOENT before the node exists): its read
+    /// is retried for up to 3 s before the path is given up. A disk the volume's own map
+    /// already holds and that answers as the volume is the volume's even when the kernel's
+    /// cached identity says otherwise (re-read while the LUN was gone from the target); the
+    /// kernel is asked to re-read it (`device/rescan`).
     func verifyWWN(_ devices: [ScsiPath], expected: WWN?, existing: Set<HCTL>) async throws -> (WWN, [ScsiPath]) {
         let kernel = self.kernel
-        let fresh: [(ScsiPath, Result<WWN, any Error>)] = try await workers.run {
-            devices.map { d in
-                (d, Result { () throws -> WWN in
-                    guard let name = d.device else { throw HostStorageError(.notFound, "no block device") }
-                    let held = try kernel.openBlock(name)
-                    defer { held.close() }
-                    return try kernel.currentWWN(held)
-                })
+        @Sendable func read(_ d: ScsiPath) -> Result<WWN, any Error> {
+            Result { () throws -> WWN in
+                guard let name = d.device else { throw HostStorageError(.notFound, "no block device") }
+                let held = try kernel.openBlock(name)
+                defer { held.close() }
+                return try kernel.currentWWN(held)
             }
+        }
+        var fresh: [(ScsiPath, Result<WWN, any Error>)] = try await workers.run { devices.map { ($0, read($0)) } }
+        let deadline = ContinuousClock.now + .seconds(3)
+        while fresh.contains(where: { Self.blockNodeNotReady($0.1) }), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            let last = fresh
+            fresh = try await workers.run { last.map { d, r in Self.blockNodeNotReady(r) ? (d, read(d)) : (d, r) } }
         }
         var unreadable: [String] = []
         var seen: [(ScsiPath, WWN)] = []
@@ -446,7 +458,13 @@ public final class VolumeEngine: Sendable {
         // a disk that was there before this attach and whose LUN the array re-mapped under
         // it (the kernel's wwid, read when it appeared, differs from what the LUN answers
         // now) is a stale disk: never used, never deleted, named
-        let stale = seen.filter { d, fresh in existing.contains(d.hctl) && d.wwn.flatMap({ try? WWN($0) }).map { $0 != fresh } ?? false }
+        let ownMap = try? dm.info(target.value)
+        let inOwnMap = { (d: ScsiPath) -> Bool in
+            guard let own = ownMap?.kernelName, let name = d.device else { return false }
+            return kernel.holders(name).contains(own)
+        }
+        let cacheStale = seen.filter { d, fresh in d.wwn.flatMap({ try? WWN($0) }).map { $0 != fresh } ?? false }
+        let stale = cacheStale.filter { d, fresh in existing.contains(d.hctl) && !(fresh == target && inOwnMap(d)) }
         if !stale.isEmpty {
             let list = stale.map { d, fresh in "\(d.device ?? "?") (\(d.hctl)) appeared as \(d.wwn ?? "?") and now answers as \(fresh)" }
             throw PathCoreError(
@@ -476,7 +494,6 @@ public final class VolumeEngine: Sendable {
         }
         // a disk that shows the volume's WWN but is held by another map (a stale disk of
         // another volume whose LUN the array re-mapped) is refused, never shared
-        let ownMap = try? dm.info(target.value)
         for (d, _) in seen {
             guard let name = d.device else { continue }
             let others = kernel.holders(name).filter { $0 != ownMap?.kernelName }
@@ -491,7 +508,35 @@ public final class VolumeEngine: Sendable {
         for u in unreadable {
             logger.warning("path not used: its WWN could not be re-read", metadata: ["volume.wwn": "\(target)", "path": "\(u)"])
         }
+        // the volume's own paths whose kernel identity went stale: the kernel re-reads it
+        let refresh = cacheStale.filter { existing.contains($0.0.hctl) }.map(\.0)
+        if !refresh.isEmpty { await refreshKernelIdentity(refresh, wwn: target) }
         return (target, good)
+    }
+
+    /// An open that failed because the disk's block device is not registered yet.
+    static func blockNodeNotReady(_ r: Result<WWN, any Error>) -> Bool {
+        guard case .failure(let e) = r, let h = e as? HostStorageError else { return false }
+        return h.isNoSuchDevice
+    }
+
+    /// Has the kernel re-read the identity of the volume's disks whose sysfs `wwid`
+    /// disagrees with what they answer now (`device/rescan`: INQUIRY and the VPD pages
+    /// again, then a change uevent, so udev's by-id links follow).
+    func refreshKernelIdentity(_ disks: [ScsiPath], wwn: WWN) async {
+        let kernel = self.kernel
+        for d in disks {
+            do {
+                try await workers.run { try kernel.rescan(d.hctl) }
+                logger.notice("the kernel's cached identity of a path was stale: rescanned", metadata: [
+                    "volume.wwn": "\(wwn)", "path.name": "\(d.device ?? "?")", "path.hctl": "\(d.hctl)", "path.cached_wwn": "\(d.wwn ?? "none")",
+                ])
+            } catch {
+                logger.warning("cannot rescan a path whose cached identity is stale", metadata: [
+                    "volume.wwn": "\(wwn)", "path.hctl": "\(d.hctl)", "error": "\(error)",
+                ])
+            }
+        }
     }
 
     /// Puts new paths under the volume's settings (PathTuning: SCSI timeout, queue

@@ -262,12 +262,15 @@ public actor PathMonitor {
         updateFromStatus(map, device: m.device, names: [:], cause: cause)
     }
 
-    /// One TUR round over every path of every map; fails or reinstates by the checker's rules.
+    /// One TUR round over every path of every map; fails or reinstates by the checker's
+    /// rules. Each path's cached identity (sysfs `wwid`) is compared with its map first
+    /// (`checkIdentity`).
     public func checkAll() async {
         for (name, m) in maps {
             for p in m.paths {
                 guard let dev = try? DeviceNumber(p.device) else { continue }
                 let key = "\(name)/\(p.device)"
+                await checkIdentity(map: name, path: p, device: dev, key: key)
                 var checker = checkers[key] ?? PathChecker(device: dev)
                 let pathName = p.name
                 let timeout = turTimeout
@@ -310,6 +313,43 @@ public actor PathMonitor {
                     updateFromStatus(name, device: m.device, names: [:], cause: "checker: TUR \(state.rawValue)")
                 }
             }
+        }
+    }
+
+    /// The kernel re-reads a disk's identity on a rescan (by anyone) and on some unit
+    /// attentions; if that happens while the LUN is briefly gone from the target, it caches
+    /// what answered then. A path whose sysfs `wwid` is not its map's WWN is read afresh
+    /// (VPD 0x83 through the held device): if it answers as the volume, the kernel is asked
+    /// to re-read it (`device/rescan`), so sysfs and udev's by-id links name the volume
+    /// again; if it answers as another volume, it is failed and kept failed (the reinstate
+    /// check). Reading `wwid` costs no I/O; the fresh read happens only on a mismatch.
+    func checkIdentity(map name: String, path p: MonitoredPath, device dev: DeviceNumber, key: String) async {
+        guard let wwn = try? WWN(name), let sd = p.name else { return }
+        let sys = kernel.sysfs
+        guard let cached = sys.attribute("block/\(sd)/device/wwid").flatMap({ try? WWN($0) }), cached != wwn else { return }
+        let (same, seen) = await identity(of: sd, expected: wwn)
+        if same {
+            guard let link = sys.link("block/\(sd)/device"), let last = link.split(separator: "/").last,
+                let hctl = try? HCTL(String(last))
+            else { return }
+            let kernel = self.kernel
+            do {
+                try await workers.run { try kernel.rescan(hctl) }
+                logger.notice("the kernel's cached identity of a path was stale: rescanned", metadata: [
+                    "dm.map": "\(name)", "path.dev": "\(p.device)", "path.name": "\(sd)", "path.cached_wwn": "\(cached)",
+                ])
+            } catch {
+                logger.warning("cannot rescan a path whose cached identity is stale", metadata: [
+                    "dm.map": "\(name)", "path.name": "\(sd)", "error": "\(error)",
+                ])
+            }
+        } else if (try? WWN(seen)) != nil {
+            if misidentified.insert(key).inserted {
+                logger.error("path answers as another volume: failed", metadata: [
+                    "dm.map": "\(name)", "path.dev": "\(p.device)", "path.name": "\(sd)", "path.wwn": "\(seen)", "volume.wwn": "\(wwn)",
+                ])
+            }
+            fail(map: name, device: dev, cause: "answers as \(seen), not the map's volume")
         }
     }
 
