@@ -59,10 +59,18 @@ final class TgtBinding: @unchecked Sendable {
         return true
     }
 
+    /// Grows the volume's backing file. tgt reads a LUN's size when the LUN is created, so
+    /// a bound volume's LUN is exported again (deleted and made anew with the same
+    /// identity) for READ CAPACITY to answer the new size, as an array's LUN does at once.
     func resize(serial: String, bytes: Int64) {
         guard enabled, let h = FileHandle(forWritingAtPath: file(serial)) else { return }
         try? h.truncate(atOffset: UInt64(bytes))
         try? h.close()
+        for (lun, s) in luns where s == serial {
+            run(["--op", "delete", "--mode", "logicalunit", "--tid", "\(tid)", "--lun", "\(lun)"])
+            luns[lun] = nil
+            _ = export(serial: serial, lun: lun)
+        }
     }
 
     func removeBacking(serial: String) {
@@ -72,19 +80,24 @@ final class TgtBinding: @unchecked Sendable {
 
     /// Exports the volume's file at `lun` and lets the host's initiators in.
     func bind(serial: String, lun: Int, initiators: [String]) -> Bool {
-        if luns[lun] == nil {
-            guard run(["--op", "new", "--mode", "logicalunit", "--tid", "\(tid)", "--lun", "\(lun)",
-                       "--backing-store", file(serial), "--bstype", "rdwr"]).0 == 0 else { return false }
-            run(["--op", "update", "--mode", "logicalunit", "--tid", "\(tid)", "--lun", "\(lun)", "--params", "thin_provisioning=1"])
-            run(["--op", "update", "--mode", "logicalunit", "--tid", "\(tid)", "--lun", "\(lun)",
-                 "--params", "vendor_id=PURE,product_id=FlashArray,scsi_sn=\(serial)"])
-            // tgt derives the NAA 6 designator of VPD 0x83 from scsi_id read as hex: this makes
-            // the LUN's WWN 3624a9370 + serial, as a FlashArray volume's
-            run(["--op", "update", "--mode", "logicalunit", "--tid", "\(tid)", "--lun", "\(lun)",
-                 "--params", "scsi_id=624a9370\(serial.lowercased())"])
-            luns[lun] = serial
-        }
+        guard luns[lun] != nil || export(serial: serial, lun: lun) else { return false }
         allow(initiators: initiators, chap: nil)
+        return true
+    }
+
+    /// A tgt LUN for the volume's file with the volume's identity (vendor PURE, its serial,
+    /// its WWN in VPD 0x83), thin.
+    private func export(serial: String, lun: Int) -> Bool {
+        guard run(["--op", "new", "--mode", "logicalunit", "--tid", "\(tid)", "--lun", "\(lun)",
+                   "--backing-store", file(serial), "--bstype", "rdwr"]).0 == 0 else { return false }
+        run(["--op", "update", "--mode", "logicalunit", "--tid", "\(tid)", "--lun", "\(lun)", "--params", "thin_provisioning=1"])
+        run(["--op", "update", "--mode", "logicalunit", "--tid", "\(tid)", "--lun", "\(lun)",
+             "--params", "vendor_id=PURE,product_id=FlashArray,scsi_sn=\(serial)"])
+        // tgt derives the NAA 6 designator of VPD 0x83 from scsi_id read as hex: this makes
+        // the LUN's WWN 3624a9370 + serial, as a FlashArray volume's
+        run(["--op", "update", "--mode", "logicalunit", "--tid", "\(tid)", "--lun", "\(lun)",
+             "--params", "scsi_id=624a9370\(serial.lowercased())"])
+        luns[lun] = serial
         return true
     }
 

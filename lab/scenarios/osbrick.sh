@@ -37,32 +37,7 @@ python3 -m pathagent_brick status --json > $W/status.json; cat $W/status.json
 check "pathagent-brick status says active" python3 -c "import json,sys; sys.exit(0 if json.load(open('$W/status.json')).get('state') == 'active' else 1)"
 
 # what Nova's LibvirtISCSIVolumeDriver does: os-brick's factory, then the connector's calls
-cat > $W/nova.py <<'PY'
-import json, sys
-from os_brick.initiator import connector as brick
-conn = brick.InitiatorConnector.factory("ISCSI", None, use_multipath=True, device_scan_attempts=5)
-op, args = sys.argv[1], sys.argv[2:]
-load = lambda p: json.load(open(p))
-try:
-    if op == "class":
-        print(type(conn).__module__ + "." + type(conn).__name__)
-    elif op == "connector":
-        print(json.dumps(conn.get_connector_properties(None, my_ip="192.0.2.10", multipath=True, enforce_multipath=True, host="compute-1")))
-    elif op == "connect":
-        print(json.dumps(conn.connect_volume(load(args[0]))))
-    elif op == "paths":
-        print(json.dumps(conn.get_volume_paths(load(args[0]))))
-    elif op == "valid":
-        print(json.dumps(conn.check_valid_device(args[0])))
-    elif op == "extend":
-        print(json.dumps(conn.extend_volume(load(args[0]))))
-    elif op == "disconnect":
-        conn.disconnect_volume(load(args[0]), load(args[1]), force="force" in args[2:], ignore_errors="ignore" in args[2:])
-        print("null")
-except Exception as e:
-    print("EXC %s: %s" % (type(e).__name__, e))
-    sys.exit(1)
-PY
+cp $LAB/tools/nova_brick.py $W/nova.py
 nova() { setpriv --reuid nova --regid nova --init-groups python3 $W/nova.py "$@"; }
 wwn_of_lun() { printf '360000000000000000e0000000001%04x' "$1"; }
 props() {

@@ -577,15 +577,7 @@ def finish_connect(v, p, where, expect_fail=False):
             violation("wrong_wwn", f"{where}: connect of volume {v.i} returned {path}, the map {name!r}")
         v.attached = True
         return True
-    msg = err.decode(errors="replace").strip().splitlines()
-    msg = msg[-1] if msg else f"rc {p.returncode}"
-    if expect_fail:
-        FIG["expected_op_failures"] += 1
-        say(f"  connect of volume {v.i} failed as expected: {msg}")
-    else:
-        FIG["unexpected_op_failures"] += 1
-        note(f"{where}: connect of volume {v.i} failed: {msg}")
-    return False
+    return op_failed("connect", v, p, err, where, expect_fail)
 
 
 def finish_disconnect(v, p, where, expect_fail=False):
@@ -593,14 +585,19 @@ def finish_disconnect(v, p, where, expect_fail=False):
     if p.returncode == 0:
         v.attached = False
         return True
+    return op_failed("disconnect", v, p, err, where, expect_fail)
+
+
+def op_failed(op, v, p, err, where, expect_fail):
+    """Counts a failed pathctl operation, expected (under a fault) or worth a note."""
     msg = err.decode(errors="replace").strip().splitlines()
     msg = msg[-1] if msg else f"rc {p.returncode}"
     if expect_fail:
         FIG["expected_op_failures"] += 1
-        say(f"  disconnect of volume {v.i} failed as expected: {msg}")
+        say(f"  {op} of volume {v.i} failed as expected: {msg}")
     else:
         FIG["unexpected_op_failures"] += 1
-        note(f"{where}: disconnect of volume {v.i} failed: {msg}")
+        note(f"{where}: {op} of volume {v.i} failed: {msg}")
     return False
 
 
