@@ -181,4 +181,41 @@ struct ALUATests {
         #expect(touched.isEmpty, "\(touched)")
         #expect(reloads(w, a1.wwn.value) == 0)
     }
+
+    /// `pathctl maps`: each group of the live table with its paths' ALUA states, and why;
+    /// a live table the states no longer match says so until the regroup.
+    @Test func mapsViewShowsGroupsTheirALUAStatesAndWhy() async throws {
+        let w = try mixedWorld()
+        defer { Task { await w.shutdown() } }
+        let a1 = vol(w, "A1")
+        _ = try await w.connect(a1)
+        await w.monitor.startForTests()
+        await w.monitor.refresh()
+        func view() async throws -> MapsResponse.Map {
+            let r = MapsResponse.build(monitored: await w.monitor.snapshot(), topology: TopologyScanner(sysfs: w.sim.kernel.sysfs).scan(),
+                                       dm: w.sim.dm, owned: try w.journal.ownedMaps())
+            return try #require(r.maps.first { $0.name == a1.wwn.value })
+        }
+        let opt = disk(w, a1, portal: World.portalsA[0]), non = disk(w, a1, portal: World.portalsA[1])
+        var m = try await view()
+        #expect(m.groups.map { $0.paths.map(\.device) } == [[opt.devNumber], [non.devNumber]])
+        #expect(m.groups.map { $0.paths.map(\.alua) } == [["active/optimized"], ["active/non-optimized"]])
+        #expect(m.groups[0].state == "active" && m.groups[0].paths[0].name == opt.name)
+        #expect(m.grouping == "group_by_prio (rule: paths show different ALUA states): active/optimized paths first, then active/non-optimized")
+        #expect(m.settings.contains { $0.key == "path_grouping_policy" && $0.value == "group_by_prio" && $0.origin.hasPrefix("rule:") })
+        w.sim.mutate { s in
+            s.setPortALUA(iqn: World.iqnA, portal: World.portalsA[0], "active/non-optimized")
+            s.setPortALUA(iqn: World.iqnA, portal: World.portalsA[1], "active/optimized")
+        }
+        m = try await view()
+        #expect(m.grouping?.hasSuffix("the live table is grouped otherwise (a regroup is pending or failed: see the daemon's log)") == true)
+        await w.monitor.pollALUA()
+        m = try await view()
+        #expect(m.groups.map { $0.paths.map(\.device) } == [[non.devNumber], [opt.devNumber]])
+        #expect(m.groups.map { $0.paths.map(\.alua) } == [["active/optimized"], ["active/non-optimized"]])
+        #expect(m.grouping?.contains("grouped otherwise") == false)
+        let foreign = MapsResponse.build(monitored: await w.monitor.snapshot(), topology: TopologyScanner(sysfs: w.sim.kernel.sysfs).scan(),
+                                         dm: w.sim.dm, owned: try w.journal.ownedMaps()).maps.first { $0.name == w.foreignMapName }
+        #expect(foreign?.owner == .foreign && foreign?.grouping == nil && foreign?.groups.count == 1)
+    }
 }
