@@ -59,7 +59,8 @@ extension VolumeEngine: MapRegrouping {
                 i.sizeSectors = nil
                 return i
             }
-        let plan = try mapPlan(wwn: wwn, vendor: paths[0].vendor, product: paths[0].model, sizeSectors: current.length, infos: infos)
+        guard let first = paths.first, !infos.isEmpty else { return false }
+        let plan = try mapPlan(wwn: wwn, vendor: first.vendor, product: first.model, sizeSectors: current.length, infos: infos)
         let diff = MultipathMapPlanner.reload(current: current, desired: plan.table)
         guard diff.addedPaths.isEmpty, diff.removedPaths.isEmpty, diff.resize == .unchanged else { return false }
         guard diff.needsReload else { return true }
