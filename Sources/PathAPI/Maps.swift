@@ -53,6 +53,38 @@ public struct MapsResponse: Sendable, Codable, Equatable {
         case pathagent
         case foreign
     }
+    /// One path of a path group: its device, the kernel's name for it and its ALUA state.
+    public struct GroupPath: Sendable, Codable, Equatable {
+        public var device: String       // maj:min
+        public var name: String?        // sdX
+        /// The kernel's `access_state` (`active/optimized`, `active/non-optimized`, ...);
+        /// nil when no ALUA device handler is attached.
+        public var alua: String?
+        /// The PREF bit of its target port group (`preferred_path`).
+        public var preferred: Bool?
+        /// The dm state of the path: active | failed.
+        public var dmState: String?
+        public init(device: String, name: String?, alua: String?, preferred: Bool?, dmState: String?) {
+            self.device = device
+            self.name = name
+            self.alua = alua
+            self.preferred = preferred
+            self.dmState = dmState
+        }
+    }
+    /// One priority group of the live table, in table order (group 1 is the one the kernel
+    /// tries first).
+    public struct PathGroup: Sendable, Codable, Equatable {
+        public var number: Int
+        /// From the dm status: `active` (carries I/O now), `enabled`, `disabled`.
+        public var state: String?
+        public var paths: [GroupPath]
+        public init(number: Int, state: String?, paths: [GroupPath]) {
+            self.number = number
+            self.state = state
+            self.paths = paths
+        }
+    }
     public struct Map: Sendable, Codable, Equatable {
         public var name: String
         public var device: String
@@ -66,8 +98,15 @@ public struct MapsResponse: Sendable, Codable, Equatable {
         public var paths: [MonitoredPath]
         public var activePaths: Int
         public var settings: [Setting]
+        /// The live table's path groups with each path's ALUA state.
+        public var groups: [PathGroup]
+        /// Why the paths are grouped so (the policy, where it came from, what the ALUA states
+        /// say), and whether the live grouping is what the states want now; nil for a
+        /// foreign map (its owner groups it).
+        public var grouping: String?
         public init(name: String, device: String, owner: Owner = .pathagent, uuid: String? = nil, table: String?, vendor: String?,
-                    product: String?, paths: [MonitoredPath], activePaths: Int, settings: [Setting]) {
+                    product: String?, paths: [MonitoredPath], activePaths: Int, settings: [Setting], groups: [PathGroup] = [],
+                    grouping: String? = nil) {
             self.name = name
             self.device = device
             self.owner = owner
@@ -78,9 +117,11 @@ public struct MapsResponse: Sendable, Codable, Equatable {
             self.paths = paths
             self.activePaths = activePaths
             self.settings = settings
+            self.groups = groups
+            self.grouping = grouping
         }
         private enum CodingKeys: String, CodingKey {
-            case name, device, owner, uuid, table, vendor, product, paths, activePaths, settings
+            case name, device, owner, uuid, table, vendor, product, paths, activePaths, settings, groups, grouping
         }
         /// `owner` absent (a daemon from before the field) means the agent's: that daemon
         /// listed only the maps it watched.
@@ -96,6 +137,8 @@ public struct MapsResponse: Sendable, Codable, Equatable {
             paths = try c.decode([MonitoredPath].self, forKey: .paths)
             activePaths = try c.decode(Int.self, forKey: .activePaths)
             settings = try c.decode([Setting].self, forKey: .settings)
+            groups = try c.decodeIfPresent([PathGroup].self, forKey: .groups) ?? []
+            grouping = try c.decodeIfPresent(String.self, forKey: .grouping)
         }
     }
     public var maps: [Map]

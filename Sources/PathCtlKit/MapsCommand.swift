@@ -14,7 +14,10 @@ struct MapsCommand: ParsableCommand {
             state). For each of the agent's maps: the live dm table, every path with its dm \
             state (active/failed), the last TEST UNIT READY verdict of the agent's checker (up, \
             down, ghost, pending, shaky), the kernel's fail count and the cause of its last \
-            change; then each multipath setting in force and where its value came from \
+            change; each path group of the live table (group 1 is tried first) with its dm \
+            state and its paths' ALUA states (the kernel's access_state), and why the paths \
+            are grouped so (multibus when they agree, group_by_prio with the optimized paths \
+            first when they disagree); then each multipath setting in force and where its value came from \
             (built-in default, the PURE/FlashArray profile, a config file line, or a rule such \
             as mixed ALUA states).
 
@@ -37,6 +40,13 @@ struct MapsCommand: ParsableCommand {
             for m in r.maps {
                 Output.line("\(m.name) \(m.device) owner=\(m.owner.rawValue) \(m.vendor ?? "?"),\(m.product ?? "?") paths=\(m.activePaths)/\(m.paths.count)")
                 if let t = m.table { Output.line("  table: \(t)") }
+                if let g = m.grouping { Output.line("  grouping: \(g)") }
+                for g in m.groups {
+                    let paths = g.paths.map { p in
+                        "\(p.device) \(p.name ?? "-") \(p.alua ?? "no-alua")\(p.preferred == true ? " preferred" : "")\(p.dmState == "failed" ? " failed" : "")"
+                    }
+                    Output.line("  group \(g.number) (\(g.state ?? "?")): \(paths.joined(separator: "; "))")
+                }
                 for p in m.paths {
                     let mark = p.dmState == "active" ? " " : "!"
                     Output.line(" \(mark) \(Output.pad(p.device, 7)) \(Output.pad(p.name ?? "-", 5)) \(Output.pad(p.dmState, 7)) checker=\(Output.pad(p.checker ?? "-", 7)) fail_count=\(p.failCount)\(p.reason.map { "  last change: \($0)" } ?? "")")

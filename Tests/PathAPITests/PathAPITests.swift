@@ -209,8 +209,12 @@ private func encode<T: Encodable>(_ value: T) throws -> String {
 @Test func mapsResponseMarksOwnerAndReadsOlderDaemons() throws {
     let own = MapsResponse.Map(
         name: "3624a9370aaaa", device: "dm-0", owner: .pathagent, uuid: "mpath-3624a9370aaaa", table: "0 8 multipath x",
-        vendor: "PURE", product: "FlashArray", paths: [], activePaths: 0, settings: [])
+        vendor: "PURE", product: "FlashArray", paths: [], activePaths: 0, settings: [],
+        groups: [.init(number: 1, state: "active", paths: [.init(device: "8:32", name: "sdc", alua: "active/optimized", preferred: false, dmState: "active")]),
+                 .init(number: 2, state: "enabled", paths: [.init(device: "8:16", name: "sdb", alua: "active/non-optimized", preferred: false, dmState: "active")])],
+        grouping: "group_by_prio (rule: paths show different ALUA states): active/optimized paths first, then active/non-optimized")
     var foreign = own
+    foreign.grouping = nil
     foreign.name = "3333333000001770"
     foreign.owner = .foreign
     let text = try encode(MapsResponse(maps: [own, foreign]))
@@ -219,5 +223,6 @@ private func encode<T: Encodable>(_ value: T) throws -> String {
     // a daemon from before the field listed only the maps it watched: its own
     let old = #"{"maps":[{"name":"m","device":"dm-1","paths":[],"activePaths":0,"settings":[]}]}"#
     let m = try decode(MapsResponse.self, old).maps[0]
-    #expect(m.owner == .pathagent && m.uuid == nil && m.table == nil)
+    #expect(m.owner == .pathagent && m.uuid == nil && m.table == nil && m.groups.isEmpty && m.grouping == nil)
+    #expect(text.contains(#""alua":"active\/optimized""#) || text.contains(#""alua":"active/optimized""#))
 }

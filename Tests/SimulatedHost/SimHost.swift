@@ -98,6 +98,9 @@ public struct SimISCSITarget: Sendable {
     public var luns: [UInt64: SimLUN]
     public var chap: (user: String, password: String)?
     public var reachable = true
+    /// The ALUA state of the target port group behind each portal (portal argument ->
+    /// the kernel's `access_state` name); a portal without one has no ALUA (no handler).
+    public var portALUA: [String: String] = [:]
     public init(iqn: String, portals: [ISCSIPortal], luns: [UInt64: SimLUN]) {
         self.iqn = iqn
         self.portals = portals
@@ -156,6 +159,11 @@ public struct SimDisk: Sendable {
     /// (`device_add_disk` adds the sysfs entry, then `bdev_add`).
     public var opensRefused = 0
     public var attrs: [String: String] = [:]
+    /// What scsi_dh_alua shows in sysfs `access_state` (nil: no handler, no attribute), set
+    /// from the target port's state when the disk appears and on `setAccessState`.
+    public var accessState: String? = nil
+    /// sysfs `preferred_path` (shown with `accessState`).
+    public var preferredPath = false
     public var devNumber: String { "8:\(minor)" }
 }
 
@@ -301,8 +309,32 @@ public struct SimState: Sendable {
     mutating func makeDisk(_ hctl: HCTL, _ l: SimLUN, foreign: Bool) -> SimDisk {
         let minor = nextDiskMinor
         nextDiskMinor += 16
-        return SimDisk(hctl: hctl, name: Self.sdName(Int(minor / 16)), minor: minor, cachedWWN: l.wwn, sizeSectors: l.sizeSectors,
-                       vendor: l.vendor, model: l.model, foreign: foreign)
+        var d = SimDisk(hctl: hctl, name: Self.sdName(Int(minor / 16)), minor: minor, cachedWWN: l.wwn, sizeSectors: l.sizeSectors,
+                        vendor: l.vendor, model: l.model, foreign: foreign)
+        // scsi_dh_alua attaches at scan time and reads the port group's state (RTPG)
+        if let ss = sessions.values.first(where: { $0.host == hctl.host }) {
+            d.accessState = iscsiTargets[ss.iqn]?.portALUA[ss.portal.argument]
+        }
+        return d
+    }
+
+    /// The kernel's view of a disk's ALUA state changes (scsi_dh_alua re-read REPORT TARGET
+    /// PORT GROUPS after a unit attention): sysfs `access_state`/`preferred_path`.
+    public mutating func setAccessState(_ hctl: HCTL, _ state: String?, preferred: Bool = false) {
+        guard disks[hctl] != nil else { return }
+        disks[hctl]!.accessState = state
+        disks[hctl]!.preferredPath = preferred
+        version += 1
+    }
+
+    /// The array moves the target port group behind `portal` to `state`, and the kernel's
+    /// view of every disk behind that portal follows (as after the unit attention).
+    public mutating func setPortALUA(iqn: String, portal: String, _ state: String?) {
+        iscsiTargets[iqn]?.portALUA[portal] = state
+        for ss in sessions.values where ss.iqn == iqn && ss.portal.argument == portal {
+            for h in disks.keys where h.host == ss.host { disks[h]!.accessState = state }
+        }
+        version += 1
     }
 
     static func sdName(_ i: Int) -> String {

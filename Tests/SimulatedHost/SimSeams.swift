@@ -124,6 +124,10 @@ struct SimSysfsTree: Sendable {
             t.attr("\(dev)/type", "0")
             t.attr("\(dev)/wwid", "naa." + d.cachedWWN.designatorHex)
             t.attr("\(dev)/timeout", d.attrs["timeout"] ?? "30")
+            if let a = d.accessState {
+                t.attr("\(dev)/access_state", a)
+                t.attr("\(dev)/preferred_path", d.preferredPath ? "1" : "0")
+            }
             t.binaries["\(dev)/vpd_pg83"] = SimVPD.page83(d.cachedWWN)
             t.dir(dev, "vpd_pg83")
             let blk = "\(dev)/block/\(d.name)"

@@ -554,21 +554,30 @@ public final class VolumeEngine: Sendable {
         }
     }
 
+    /// The map of a volume from its paths, with the settings of its array model (vendor
+    /// profile, config file) and the ALUA rule: the one planning step attach and regroup share.
+    func mapPlan(wwn: WWN, vendor: String, product: String, sizeSectors: UInt64, infos: [MultipathPathInfo]) throws -> MultipathMapPlan {
+        let s = try PropertySelection.select(vendor: vendor, product: product, config: settings.multipathConfig)
+        return try MultipathMapPlanner.plan(wwn: wwn, sizeSectors: sizeSectors, paths: infos, settings: s)
+    }
+
     /// Builds (or extends) the volume's multipath map and returns os-brick's device_info.
     func buildMap(wwn: WWN, devices: [ScsiPath], waiter: DeviceWaiter) async throws -> DeviceInfo {
         guard settings.useMultipath else {
             let d = devices[0]
             return DeviceInfo(scsiWWN: wwn.value, path: "/dev/\(d.device!)", multipathID: nil)
         }
-        let infos = try devices.map { d in
-            MultipathPathInfo(device: try DeviceNumber(d.devNumber!), name: d.device!,
-                              deviceState: SCSIDeviceState(rawValue: d.state) ?? .offline,
-                              sizeSectors: d.sizeBytes.map { $0 / 512 })
-        }
+        // each path's ALUA state as scsi_dh_alua shows it: paths that disagree are grouped
+        // by priority, optimized first (PathGrouping.applyALUARule)
+        let infos = try devices.map(MultipathPathInfo.init(path:))
         let sizes = devices.map { (device: $0.device!, bytes: $0.sizeBytes ?? 0) }
         let size = try VolumeResize.agreedSize(sizes)
-        let s = try PropertySelection.select(vendor: devices[0].vendor, product: devices[0].model, config: settings.multipathConfig)
-        let plan = try MultipathMapPlanner.plan(wwn: wwn, sizeSectors: size / 512, paths: infos, settings: s)
+        let plan = try mapPlan(wwn: wwn, vendor: devices[0].vendor, product: devices[0].model, sizeSectors: size / 512, infos: infos)
+        let states = infos.map { "\($0.name)=\($0.aluaState?.rawValue ?? "none")" }.joined(separator: ",")
+        logger.info("map planned", metadata: [
+            "volume.wwn": "\(wwn)", "path.alua": "\(states)", "dm.table": "\(plan.table)",
+            "map.grouping": "\(PathGrouping.reason(plan.settings, paths: infos))",
+        ])
         let line = DMTargetLine(start: 0, length: plan.table.length, type: "multipath", params: try plan.table.renderedParams())
         let ownership = self.ownership
         let state: DMDeviceState = try await workers.run { [dm] in

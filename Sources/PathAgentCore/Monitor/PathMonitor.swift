@@ -27,7 +27,12 @@ public struct PathChange: Sendable, Codable, Equatable {
 ///   path without I/O would otherwise stay active until the next checker run; reading a
 ///   short attribute per path costs no I/O to the device;
 /// - a TEST UNIT READY checker over SG_IO every `polling_interval` seconds (Pure: 10):
-///   fails paths that stopped answering and reinstates paths that recovered.
+///   fails paths that stopped answering and reinstates paths that recovered;
+/// - each path's ALUA state (`device/access_state` and `device/preferred_path`, which
+///   scsi_dh_alua refreshes with REPORT TARGET PORT GROUPS on every ASYMMETRIC ACCESS STATE
+///   CHANGED unit attention), read with the state poll: when a map's states differ from
+///   the ones it was last grouped for (and no port group is in transition), the
+///   `MapRegrouping` (the engine) re-plans and reloads it, logged with before and after.
 public actor PathMonitor {
     public let roots: HostRoots
     let kernel: any KernelControl
@@ -40,6 +45,13 @@ public actor PathMonitor {
     let pollingInterval: Double
     let statePollMillis: Int
     let turTimeout: Int
+    /// Re-groups a map whose paths' ALUA states changed (nil: the monitor never reloads).
+    let regrouper: (any MapRegrouping)?
+    /// Per map, the paths' ALUA states (sd name -> `access_state`, `preferred` appended) its
+    /// grouping was last made for (by the attach, or by a regroup this monitor asked for).
+    private var aluaGrouped: [String: [String: String]] = [:]
+    /// A regroup that failed is retried no sooner than this (monotonic ns), not every poll.
+    private var regroupRetryAt: [String: UInt64] = [:]
     private var maps: [String: MonitoredMap] = [:]
     private var checkers: [String: PathChecker] = [:]        // key map/devnum
     /// Paths (map/devnum) that answer TEST UNIT READY but show another WWN than their map's
@@ -55,7 +67,8 @@ public actor PathMonitor {
 
     public init(roots: HostRoots = .live, kernel: (any KernelControl)? = nil, dm: any DeviceMapperControl = LibDeviceMapper(),
                 ownership: any MapOwnership, workers: BlockingWorkers, pollingInterval: Double = 10,
-                statePollMillis: Int = 250, turTimeoutSeconds: Int = 5, logger: Logger = Logger(label: "pathagent.monitor")) {
+                statePollMillis: Int = 250, turTimeoutSeconds: Int = 5, regrouper: (any MapRegrouping)? = nil,
+                logger: Logger = Logger(label: "pathagent.monitor")) {
         self.roots = roots
         self.kernel = kernel ?? KernelHost(roots: roots)
         self.dm = dm
@@ -64,6 +77,7 @@ public actor PathMonitor {
         self.pollingInterval = pollingInterval
         self.statePollMillis = statePollMillis
         self.turTimeout = turTimeoutSeconds
+        self.regrouper = regrouper
         self.logger = logger
     }
 
@@ -100,7 +114,10 @@ public actor PathMonitor {
             while !Task.isCancelled {
                 try? await Task.sleep(nanoseconds: UInt64(pollMillis) * 1_000_000)
                 guard let self, await self.pollEvents() else { break }
-                if statePollMillis > 0 { guard await self.pollDeviceStates() else { break } }
+                if statePollMillis > 0 {
+                    guard await self.pollDeviceStates() else { break }
+                    await self.pollALUA()
+                }
                 self.heartbeat.beat()
             }
         }
@@ -138,6 +155,8 @@ public actor PathMonitor {
         for gone in maps.keys where !names.contains(gone) {
             maps[gone] = nil
             eventNumbers[gone] = nil
+            aluaGrouped[gone] = nil
+            regroupRetryAt[gone] = nil
             checkers = checkers.filter { !$0.key.hasPrefix(gone + "/") }
         }
         for m in managed {
@@ -250,6 +269,47 @@ public actor PathMonitor {
             }
         }
         return true
+    }
+
+    /// Reads every path's ALUA state of each watched map; a map whose states differ from
+    /// those it was grouped for is handed to the regrouper (which reloads it only when the
+    /// grouping those states give differs from the live table). The first read of a map
+    /// also goes there: the states may have moved between the attach's read and this one,
+    /// or while the agent was not running. A read that shows a port group `transitioning`
+    /// waits for the array to settle.
+    public func pollALUA() async {
+        guard running, let regrouper else { return }
+        let sys = kernel.sysfs
+        for (name, m) in maps {
+            var seen: [String: String] = [:]
+            for p in m.paths {
+                guard let sd = p.name else { continue }
+                let state = sys.attribute("block/\(sd)/device/access_state")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "none"
+                let pref = sys.attribute("block/\(sd)/device/preferred_path")?.trimmingCharacters(in: .whitespacesAndNewlines) == "1"
+                seen[sd] = state + (pref ? " preferred" : "")
+            }
+            let before = aluaGrouped[name]
+            guard !seen.isEmpty, seen != before, !seen.values.contains(where: { $0.hasPrefix("transitioning") }) else { continue }
+            let now = MonotonicClock.nanos()
+            if let t = regroupRetryAt[name], now < t { continue }
+            func text(_ d: [String: String]?) -> String {
+                d.map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") } ?? "none"
+            }
+            if before != nil {
+                logger.info("ALUA states of a map's paths changed", metadata: [
+                    "dm.map": "\(name)", "path.alua.before": "\(text(before))", "path.alua.after": "\(text(seen))",
+                ])
+            }
+            let cause = before == nil ? "first ALUA read: \(text(seen))" : "ALUA states \(text(before)) -> \(text(seen))"
+            let grouped = await regrouper.regroup(map: name, cause: cause)
+            guard maps[name] != nil else { continue }  // detached meanwhile
+            if grouped {
+                aluaGrouped[name] = seen
+                regroupRetryAt[name] = nil
+            } else {
+                regroupRetryAt[name] = now + 5_000_000_000
+            }
+        }
     }
 
     private func fail(map: String, device: DeviceNumber, cause: String) {

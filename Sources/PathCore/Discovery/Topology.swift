@@ -120,10 +120,17 @@ public struct ScsiPath: Sendable, Codable, Equatable {
     public var timeoutSeconds: Int?
     public var queue: QueueSettings?
     public var provisioningMode: String?
-    /// ALUA access state as the kernel's scsi_dh_alua reports it (`access_state`).
+    /// ALUA access state as the kernel's scsi_dh_alua reports it (`access_state`); nil when
+    /// no device handler is attached (the kernel then refuses the read).
     public var accessState: String?
     public var iscsi: ISCSIPathInfo?
     public var fc: FCPathInfo?
+    /// The PREF bit of the path's target port group as scsi_dh_alua reports it
+    /// (`preferred_path`); nil when no device handler is attached.
+    public var preferredPath: Bool?
+
+    /// `accessState` as a typed ALUA state (nil when absent or `unknown`).
+    public var aluaState: ALUAState? { accessState.flatMap { ALUAState(kernelAccessState: $0) } }
 
     /// The one definition of a path that carries I/O: SCSI state running, its iSCSI
     /// session LOGGED_IN, its FC remote port Online.
@@ -137,7 +144,7 @@ public struct ScsiPath: Sendable, Codable, Equatable {
     public init(hctl: HCTL, device: String?, devNumber: String?, sg: String?, transport: Transport, state: String,
                 vendor: String, model: String, revision: String, wwn: String?, sizeBytes: UInt64?,
                 timeoutSeconds: Int?, queue: QueueSettings?, provisioningMode: String?, accessState: String?,
-                iscsi: ISCSIPathInfo?, fc: FCPathInfo?) {
+                iscsi: ISCSIPathInfo?, fc: FCPathInfo?, preferredPath: Bool? = nil) {
         self.hctl = hctl
         self.device = device
         self.devNumber = devNumber
@@ -155,6 +162,7 @@ public struct ScsiPath: Sendable, Codable, Equatable {
         self.accessState = accessState
         self.iscsi = iscsi
         self.fc = fc
+        self.preferredPath = preferredPath
     }
 }
 

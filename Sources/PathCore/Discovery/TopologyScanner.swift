@@ -7,7 +7,7 @@
 /// - `class/fc_host/hostN/{port_name,node_name,port_state,speed}` and
 ///   `class/fc_remote_ports/rport-H:B-R/{port_name,node_name,roles,port_state,scsi_target_id,fast_io_fail_tmo,dev_loss_tmo}`;
 /// - `bus/scsi/devices/H:C:T:L` -> the device directory (`vendor`, `model`, `rev`, `state`,
-///   `wwid`, `timeout`, `access_state`, `block/sdX`, `scsi_generic/sgN`, `scsi_disk/*/provisioning_mode`);
+///   `wwid`, `timeout`, `access_state`, `preferred_path`, `block/sdX`, `scsi_generic/sgN`, `scsi_disk/*/provisioning_mode`);
 /// - `class/block/dm-N/{dev,size,dm/name,dm/uuid,dm/suspended,slaves/}`.
 public struct TopologyScanner: Sendable {
     public struct Options: Sendable {
@@ -210,7 +210,7 @@ public struct TopologyScanner: Sendable {
                 }
                 timeout = sysfs.attribute("\(dev)/timeout").flatMap { Int($0) }
             }
-            let a = sysfs.attributes(in: dev, ["state", "vendor", "model", "rev", "wwid", "access_state", "type"])
+            let a = sysfs.attributes(in: dev, ["state", "vendor", "model", "rev", "wwid", "access_state", "type", "preferred_path"])
             if !options.allDeviceTypes, let t = a[6].flatMap({ Int($0) }), t != 0, t != 14 { continue }
             out.append(
                 ScsiPath(
@@ -224,7 +224,8 @@ public struct TopologyScanner: Sendable {
                     timeoutSeconds: timeout,
                     queue: queue, provisioningMode: provisioning,
                     accessState: nonEmpty(a[5]),
-                    iscsi: iscsi, fc: fc))
+                    iscsi: iscsi, fc: fc,
+                    preferredPath: nonEmpty(a[7]).map { $0 == "1" }))
         }
         return out.sorted { $0.hctl < $1.hctl }
     }

@@ -52,6 +52,20 @@ public struct MultipathPathInfo: Hashable, Sendable {
         self.sizeSectors = sizeSectors
         self.checkState = checkState
     }
+
+    /// The planner's view of a path the kernel shows (the one conversion attach and regroup
+    /// use): its device number, name, SCSI state, size, and the ALUA state and PREF bit that
+    /// scsi_dh_alua keeps in sysfs (`access_state`, `preferred_path`: refreshed by the kernel
+    /// with REPORT TARGET PORT GROUPS at attach and on every ASYMMETRIC ACCESS STATE CHANGED
+    /// unit attention). A path without a handler has no ALUA state.
+    /// - Throws: `.missing` when the path has no block device.
+    public init(path p: ScsiPath) throws {
+        guard let name = p.device, let dev = p.devNumber else {
+            throw PathCoreError(.missing, "SCSI device \(p.hctl) has no block device")
+        }
+        self.init(device: try DeviceNumber(dev), name: name, deviceState: SCSIDeviceState(rawValue: p.state) ?? .offline,
+                  aluaState: p.aluaState, preferred: p.preferredPath ?? false, sizeSectors: p.sizeBytes.map { $0 / 512 })
+    }
 }
 
 /// Path grouping (multipath-tools' pgpolicies.c) and pathagent's ALUA rule.
@@ -85,6 +99,46 @@ public enum PathGrouping {
         s.failback = Setting(.immediate, o)
         s.hardwareHandler = Setting(["alua"], o)
         return s
+    }
+
+    /// False while a path's target port group is in transition (`transitioning`): the array
+    /// has not settled, and grouping by that state would reload the map twice for one change.
+    public static func aluaSettled(_ paths: [MultipathPathInfo]) -> Bool {
+        !paths.contains { $0.aluaState == .transitioning }
+    }
+
+    /// Why the paths are grouped as they are, for operators (`pathctl maps`): the policy in
+    /// force and where it came from, and what the paths' ALUA states say, e.g.
+    /// `group_by_prio (rule: paths show different ALUA states): active/optimized paths first,
+    /// then active/non-optimized`. `settings` are the ones after `applyALUARule`.
+    public static func reason(_ settings: MultipathSettings, paths: [MultipathPathInfo]) -> String {
+        let policy = settings.pathGroupingPolicy
+        let head = "\(policy.value.rawValue) (\(policy.origin))"
+        func label(_ p: MultipathPathInfo) -> String {
+            (p.aluaState?.rawValue ?? "no ALUA state") + (p.preferred ? " (preferred)" : "")
+        }
+        let states = Set(paths.compactMap(\.aluaState))
+        switch policy.value {
+        case .groupByPrio, .failover:
+            var order: [String] = []
+            for p in paths.sorted(by: { priority(of: $0, prio: settings.prio.value) > priority(of: $1, prio: settings.prio.value) })
+            where !order.contains(label(p)) {
+                order.append(label(p))
+            }
+            guard let first = order.first else { return head }
+            let rest = order.dropFirst()
+            return "\(head): \(first) paths first" + (rest.isEmpty ? "" : ", then " + rest.joined(separator: ", then "))
+        case .multibus:
+            if states.isEmpty { return "\(head): no path reports an ALUA state" }
+            if states.count == 1 {
+                let s = states.first!.rawValue
+                return paths.allSatisfy({ $0.aluaState != nil }) ? "\(head): every path reports \(s)"
+                    : "\(head): the paths that report an ALUA state agree (\(s))"
+            }
+            return "\(head): kept although the paths show different ALUA states (\(states.map(\.rawValue).sorted().joined(separator: ", "))): the ALUA rule does not replace a policy set there"
+        case .groupBySerial, .groupByNodeName:
+            return head
+        }
     }
 
     /// The priority of a path under the given prioritizer.

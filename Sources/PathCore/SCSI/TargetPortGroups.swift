@@ -22,6 +22,23 @@ public enum ALUAState: String, Hashable, Sendable, Codable, CaseIterable {
         }
     }
 
+    /// The name the kernel's sysfs `access_state` shows (drivers/scsi/scsi_sysfs.c
+    /// `sdev_access_states`: `active/optimized`, `active/non-optimized`, `standby`,
+    /// `unavailable`, `lba-dependent`, `offline`, `transitioning`); nil for `unknown` or
+    /// anything else.
+    public init?(kernelAccessState s: String) {
+        switch s.trimmingWhitespace() {
+        case "active/optimized": self = .activeOptimized
+        case "active/non-optimized": self = .activeNonOptimized
+        case "standby": self = .standby
+        case "unavailable": self = .unavailable
+        case "lba-dependent": self = .logicalBlockDependent
+        case "offline": self = .offline
+        case "transitioning": self = .transitioning
+        default: return nil
+        }
+    }
+
     /// I/O can be sent through ports in this state.
     public var acceptsIO: Bool { self == .activeOptimized || self == .activeNonOptimized }
 }
