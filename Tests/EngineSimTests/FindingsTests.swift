@@ -238,6 +238,23 @@ struct FindingsTests {
         #expect(!r.degraded && r.paths.count == 2, "\(r.paths)")
     }
 
+    /// Found by the lab's long campaign (seed 2083719128, cycle 190): connecting an attached
+    /// volume again while one of its paths was offline (its open fails with ENXIO) reloaded
+    /// the map without that path, leaving its disk in no map. A path the volume's own map
+    /// holds was verified when it joined and is policed by the checker (which re-reads its
+    /// WWN before it reinstates it): it stays in the map.
+    @Test func connectAgainKeepsAnUnreadablePathOfItsOwnMap() async throws {
+        let w = try World()
+        let a1 = vol(w, "A1")
+        _ = try await w.connect(a1)
+        let k = w.sim.read { s in s.disks.keys.filter { s.disks[$0]!.cachedWWN == a1.wwn }.sorted()[0] }
+        w.sim.mutate { s in s.disks[k]!.opensRefused = 1_000 }
+        let r = try await w.connect(a1)
+        #expect(r.paths.count == 2, "\(r.paths)")
+        let inMap = w.sim.read { s in s.maps[a1.wwn.value]!.table.groups.flatMap(\.paths).map(\.device.description) }
+        #expect(inMap.contains(w.sim.read { $0.disks[k]!.devNumber }), "the offline path left the map: \(inMap)")
+    }
+
     /// The kernel's cached identity of a path (sysfs `wwid`) goes stale the other way
     /// round from a re-mapped LUN: it is re-read while the LUN is briefly gone from the
     /// target and caches what answered then, and the LUN comes back as the volume.

@@ -12,7 +12,6 @@
 . "$(dirname "$0")/lib.sh"
 mkdir -p /run/lab-bin && cp $LAB_BIN/pathagent /run/lab-bin/
 AGENT=/run/lab-bin/pathagent
-FASIM=$LAB_BIN/fa-sim
 PKI=$LAB/pki
 W=/tmp/cinder; rm -rf $W; mkdir -p $W /run/pathagent /var/lib/pathagent
 chmod 755 $W
@@ -20,39 +19,8 @@ SIM_PORT=8443
 
 step setup
 check "cinder and py-pure-client are in the guest's Python" python3 -c "from cinder import objects; objects.register_all(); import cinder.volume.drivers.pure, pypureclient.flasharray"
-check "lab PKI present (CA + server cert for 127.0.0.1)" test -s $PKI/ca.pem -a -s $PKI/server.pem -a -s $PKI/server.key
-# a /32: sessions to 127.0.0.2 come from 127.0.0.2, so fa-sim sees both controllers (flasharray.sh)
-ip addr del 127.0.0.2/8 dev lo 2>/dev/null
-ip addr show dev lo | grep -q 'inet 127.0.0.2/32' || ip addr add 127.0.0.2/32 dev lo
-modprobe iscsi_tcp; modprobe dm_multipath; modprobe dm_queue_length
-mkdir -p $TGT_DIR
-start_tgtd() {
-  run tgtd --iscsi portal=127.0.0.1:3260 || return 1
-  wait_for 10 tgtadm --op show --mode sys >/dev/null 2>&1 || return 1
-  run tgtadm --lld iscsi --op new --mode portal --param portal=127.0.0.2:3260
-}
-check "tgtd up on 127.0.0.1:3260 and 127.0.0.2:3260" start_tgtd
-pgrep -x iscsid >/dev/null || run iscsid
-for _ in $(seq 50); do iscsiadm -m session >/dev/null 2>&1; [ $? -ne 4 ] && break; sleep 0.1; done
-python3 -c "import secrets; print(secrets.token_hex(16))" > $W/token; chmod 600 $W/token
-start_sim() {
-  "$FASIM" --cert $PKI/server.pem --key $PKI/server.key --api-token-file $W/token --port $SIM_PORT \
-    --tgt $TGT_DIR > $W/sim.log 2>&1 &
-  SIM_PID=$!
-  wait_for 20 grep -q "listening" $W/sim.log
-}
-check "fa-sim listens on 127.0.0.1:$SIM_PORT with --tgt" start_sim
-getent group nova >/dev/null || groupadd nova
-id nova >/dev/null 2>&1 || useradd -M -N -g nova -s /bin/false nova
-printf '[api]\nsocket = /run/pathagent/pathagent.sock\ngroup = nova\n' > $W/pathagent.conf
-"$AGENT" --config $W/pathagent.conf > $W/agent.log 2>&1 &
-AGENT_PID=$!
-check "pathagent listens (api.group nova)" wait_for 30 test -S /run/pathagent/pathagent.sock
-rm -rf $W/src && cp -r /lab/brick $W/src
-check "brick/ pip-installed into the guest's Python" run python3 -m pip install -q --no-index --no-deps --no-build-isolation \
-  --break-system-packages $W/src
-check "pathagent-brick enable" run python3 -m pathagent_brick enable
-cp $LAB/tools/nova_brick.py $W/nova.py
+lab_fa_array $W $SIM_PORT
+lab_nova_agent $W $AGENT
 
 step cinder_end_to_end
 lab_watch 600

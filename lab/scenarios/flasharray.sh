@@ -9,7 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 PATHCTL=$LAB_BIN/pathctl
 AGENT=$LAB_BIN/pathagent
-FASIM=$LAB_BIN/fa-sim
 PKI=$LAB/pki
 W=/tmp/fa; mkdir -p $W /run/pathagent /var/lib/pathagent /etc/pathagent
 SIM_PORT=8443
@@ -20,32 +19,7 @@ pure_disks() { for b in /sys/block/sd*; do [ -e "$b/device/vendor" ] && grep -qs
 el() { awk -v a=$1 -v b=$(lab_up) 'BEGIN{printf "%.2f", b-a}'; }
 
 step setup
-check "lab PKI present (CA + server cert for 127.0.0.1)" test -s $PKI/ca.pem -a -s $PKI/server.pem -a -s $PKI/server.key
-# a /32 so that sessions to 127.0.0.2 come from 127.0.0.2: fa-sim derives the host's
-# port_connectivity (which controller a session reaches) from the initiator address
-# (an earlier scenario's 127.0.0.2/8 is a secondary address of 127.0.0.1/8, and the kernel
-# gives a secondary's local route the primary as source: sessions to 127.0.0.2 would come
-# from 127.0.0.1 and the array would see one controller)
-ip addr del 127.0.0.2/8 dev lo 2>/dev/null
-ip addr show dev lo | grep -q 'inet 127.0.0.2/32' || ip addr add 127.0.0.2/32 dev lo
-modprobe iscsi_tcp; modprobe dm_multipath; modprobe dm_queue_length
-mkdir -p $TGT_DIR
-start_tgtd() {
-  run tgtd --iscsi portal=127.0.0.1:3260 || return 1
-  wait_for 10 tgtadm --op show --mode sys >/dev/null 2>&1 || return 1
-  run tgtadm --lld iscsi --op new --mode portal --param portal=127.0.0.2:3260
-}
-check "tgtd up on 127.0.0.1:3260 and 127.0.0.2:3260" start_tgtd
-pgrep -x iscsid >/dev/null || run iscsid
-for _ in $(seq 50); do iscsiadm -m session >/dev/null 2>&1; [ $? -ne 4 ] && break; sleep 0.1; done
-python3 -c "import secrets; print(secrets.token_hex(16))" > $W/token; chmod 600 $W/token
-start_sim() {
-  "$FASIM" --cert $PKI/server.pem --key $PKI/server.key --api-token-file $W/token --port $SIM_PORT \
-    --tgt $TGT_DIR > $W/sim.log 2>&1 &
-  SIM_PID=$!
-  wait_for 20 grep -q "listening" $W/sim.log
-}
-check "fa-sim listens on 127.0.0.1:$SIM_PORT with --tgt" start_sim
+lab_fa_array $W $SIM_PORT
 cat $W/sim.log
 # the volume, created on the array over REST (what an operator or Cinder does)
 cat > $W/mkvol.py <<'PY'

@@ -187,6 +187,57 @@ lab_cleanup() {
 }
 
 
+# lab_fa_array W PORT: the FlashArray lab array. tgtd on 127.0.0.1:3260 and 127.0.0.2:3260,
+# iscsid, and fa-sim bound to tgtd (--tgt: each array volume a tgt LUN) serving REST over
+# TLS with the lab CA on 127.0.0.1:PORT with a fresh API token in W/token; SIM_PID. The
+# second address is a /32 so that sessions to 127.0.0.2 come from 127.0.0.2: fa-sim derives
+# the host's port_connectivity (which controller a session reaches) from the initiator
+# address (an earlier scenario's 127.0.0.2/8 is a secondary address of 127.0.0.1/8, and
+# the kernel gives a secondary's local route the primary as source). Checks each part.
+lab_fa_array() {
+  local w=$1 port=$2 pki=$LAB/pki
+  check "lab PKI present (CA + server cert for 127.0.0.1)" test -s $pki/ca.pem -a -s $pki/server.pem -a -s $pki/server.key
+  ip addr del 127.0.0.2/8 dev lo 2>/dev/null
+  ip addr show dev lo | grep -q 'inet 127.0.0.2/32' || ip addr add 127.0.0.2/32 dev lo
+  modprobe iscsi_tcp; modprobe dm_multipath; modprobe dm_queue_length
+  mkdir -p $TGT_DIR
+  _fa_tgtd() {
+    run tgtd --iscsi portal=127.0.0.1:3260 || return 1
+    wait_for 10 tgtadm --op show --mode sys >/dev/null 2>&1 || return 1
+    run tgtadm --lld iscsi --op new --mode portal --param portal=127.0.0.2:3260
+  }
+  check "tgtd up on 127.0.0.1:3260 and 127.0.0.2:3260" _fa_tgtd
+  pgrep -x iscsid >/dev/null || run iscsid
+  for _ in $(seq 50); do iscsiadm -m session >/dev/null 2>&1; [ $? -ne 4 ] && break; sleep 0.1; done
+  python3 -c "import secrets; print(secrets.token_hex(16))" > $w/token; chmod 600 $w/token
+  _fa_sim() {
+    "$LAB_BIN/fa-sim" --cert $pki/server.pem --key $pki/server.key --api-token-file $w/token --port $port \
+      --tgt $TGT_DIR > $w/sim.log 2>&1 &
+    SIM_PID=$!
+    wait_for 20 grep -q "listening" $w/sim.log
+  }
+  check "fa-sim listens on 127.0.0.1:$port with --tgt" _fa_sim
+}
+
+# lab_nova_agent W AGENT: the user `nova` (group nova), pathagent (binary AGENT) with
+# api.group nova on /run/pathagent/pathagent.sock (AGENT_PID, log W/agent.log), and brick/
+# pip-installed into the guest's Python and enabled: what a compute node with the drop-in
+# connector has. Checks each part.
+lab_nova_agent() {
+  local w=$1 agent=$2
+  getent group nova >/dev/null || groupadd nova
+  id nova >/dev/null 2>&1 || useradd -M -N -g nova -s /bin/false nova
+  printf '[api]\nsocket = /run/pathagent/pathagent.sock\ngroup = nova\n' > $w/pathagent.conf
+  "$agent" --config $w/pathagent.conf > $w/agent.log 2>&1 &
+  AGENT_PID=$!
+  check "pathagent listens (api.group nova)" wait_for 30 test -S /run/pathagent/pathagent.sock
+  rm -rf $w/src && cp -r $LAB/brick $w/src
+  check "brick/ pip-installed into the guest's Python" run python3 -m pip install -q --no-index --no-deps --no-build-isolation \
+    --break-system-packages $w/src
+  check "pathagent-brick enable" run python3 -m pathagent_brick enable
+  cp $LAB/tools/nova_brick.py $w/nova.py
+}
+
 # lab_tally CMD...: run CMD (e.g. a python checker) and count its "PASS: "/"FAIL: " lines
 # as checks of this scenario; other lines are echoed as they are.
 lab_tally() {

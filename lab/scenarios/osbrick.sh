@@ -21,23 +21,13 @@ for i in 1 2 3; do tgtadm --lld iscsi --op update --mode logicalunit --tid 1 --l
 pgrep -x iscsid >/dev/null || run iscsid
 for _ in $(seq 50); do iscsiadm -m session >/dev/null 2>&1; [ $? -ne 4 ] && break; sleep 0.1; done
 modprobe dm_multipath; modprobe dm_queue_length
-getent group nova >/dev/null || groupadd nova
-id nova >/dev/null 2>&1 || useradd -M -N -g nova -s /bin/false nova
 id outsider >/dev/null 2>&1 || useradd -M -N -g nogroup -s /bin/false outsider
+lab_nova_agent $W $AGENT
 check "users nova (group nova) and outsider exist" bash -c 'id nova && id outsider' >/dev/null
-printf '[api]\nsocket = /run/pathagent/pathagent.sock\ngroup = nova\n' > $W/pathagent.conf
-"$AGENT" --config $W/pathagent.conf > $W/agent.log 2>&1 &
-AGENT_PID=$!
-check "pathagent listens (api.group nova)" wait_for 30 test -S /run/pathagent/pathagent.sock
-rm -rf $W/src && cp -r /lab/brick $W/src
-check "brick/ pip-installed into the guest's Python" run python3 -m pip install -q --no-index --no-deps --no-build-isolation \
-  --break-system-packages $W/src
-check "pathagent-brick enable" run python3 -m pathagent_brick enable
 python3 -m pathagent_brick status --json > $W/status.json; cat $W/status.json
 check "pathagent-brick status says active" python3 -c "import json,sys; sys.exit(0 if json.load(open('$W/status.json')).get('state') == 'active' else 1)"
 
-# what Nova's LibvirtISCSIVolumeDriver does: os-brick's factory, then the connector's calls
-cp $LAB/tools/nova_brick.py $W/nova.py
+# $W/nova.py (lab/tools/nova_brick.py): what Nova's LibvirtISCSIVolumeDriver does with os-brick
 nova() { setpriv --reuid nova --regid nova --init-groups python3 $W/nova.py "$@"; }
 wwn_of_lun() { printf '360000000000000000e0000000001%04x' "$1"; }
 props() {

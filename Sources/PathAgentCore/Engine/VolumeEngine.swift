@@ -445,11 +445,14 @@ public final class VolumeEngine: Sendable {
             fresh = try await workers.run { last.map { d, r in Self.blockNodeNotReady(r) ? (d, read(d)) : (d, r) } }
         }
         var unreadable: [String] = []
+        var unreadablePaths: [ScsiPath] = []
         var seen: [(ScsiPath, WWN)] = []
         for (d, r) in fresh {
             switch r {
             case .success(let w): seen.append((d, w))
-            case .failure(let e): unreadable.append("\(d.device ?? "?") (\(d.hctl)): \(e)")
+            case .failure(let e):
+                unreadable.append("\(d.device ?? "?") (\(d.hctl)): \(e)")
+                unreadablePaths.append(d)
             }
         }
         guard let target = expected ?? seen.first?.1 else {
@@ -501,13 +504,24 @@ public final class VolumeEngine: Sendable {
                 throw PathCoreError(.conflict, "\(name) (\(d.hctl)) shows \(target) but is held by \(h) (another map: a stale disk of a re-mapped LUN?); nothing was attached", key: "wwn")
             }
         }
-        let good = seen.map(\.0)
-        guard !good.isEmpty else {
+        guard !seen.isEmpty else {
             throw PathCoreError(.missing, "no disk of volume \(target) could be verified: \(unreadable.joined(separator: "; "))")
         }
-        for u in unreadable {
-            logger.warning("path not used: its WWN could not be re-read", metadata: ["volume.wwn": "\(target)", "path": "\(u)"])
+        // a path the volume's own map already holds (verified when it joined) that cannot
+        // be read now (offline, in recovery) stays in the map: the checker keeps it failed
+        // and re-reads its WWN before it reinstates it; dropping it would leave its disk in
+        // no map
+        let keptUnread = unreadablePaths.filter {
+            existing.contains($0.hctl) && inOwnMap($0) && $0.sizeBytes == seen[0].0.sizeBytes
         }
+        for (u, d) in zip(unreadable, unreadablePaths) {
+            if keptUnread.contains(where: { $0.hctl == d.hctl }) {
+                logger.notice("path kept in the map unverified: its WWN cannot be re-read now", metadata: ["volume.wwn": "\(target)", "path": "\(u)"])
+            } else {
+                logger.warning("path not used: its WWN could not be re-read", metadata: ["volume.wwn": "\(target)", "path": "\(u)"])
+            }
+        }
+        let good = seen.map(\.0) + keptUnread
         // the volume's own paths whose kernel identity went stale: the kernel re-reads it
         let refresh = cacheStale.filter { existing.contains($0.0.hctl) }.map(\.0)
         if !refresh.isEmpty { await refreshKernelIdentity(refresh, wwn: target) }
