@@ -67,7 +67,17 @@ final class TgtBinding: @unchecked Sendable {
         try? h.truncate(atOffset: UInt64(bytes))
         try? h.close()
         for (lun, s) in luns where s == serial {
-            run(["--op", "delete", "--mode", "logicalunit", "--tid", "\(tid)", "--lun", "\(lun)"])
+            // tgt refuses to delete a LUN with commands in flight ("this logical unit is
+            // still active"; a path checker's TEST UNIT READY is enough): retry a while
+            var deleted = false
+            for _ in 0..<75 {
+                if run(["--op", "delete", "--mode", "logicalunit", "--tid", "\(tid)", "--lun", "\(lun)"]).0 == 0 { deleted = true; break }
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+            guard deleted else {
+                FileHandle.standardError.write(Data("fa-sim: LUN \(lun) of \(serial) could not be exported again with its new size\n".utf8))
+                continue
+            }
             luns[lun] = nil
             _ = export(serial: serial, lun: lun)
         }

@@ -214,10 +214,10 @@ check "W1 still has both paths and carries I/O" bash -c "[ $(active_paths "$W1")
 check "multipathd still has W1" bash -c "multipathd show maps 2>/dev/null | grep -q '$W1'"
 kill $AGENT_PID; wait $AGENT_PID 2>/dev/null
 cat $W/agent-earlier.log $W/agent.log > $W/agent-all.log 2>/dev/null
-# (W1 is named by the refused attach of LUN 1: its request and its roll-back)
+# (W1 is named by the refused attach of LUN 1: its request, the map it planned, its roll-back)
 check "the daemon's log names W1 only for the refused attach of LUN 1" \
-  bash -c "! grep '$W1' $W/agent-all.log | grep -vqE 'volumes/connect|failed attach rolled back|refusing to reload'"
-grep "$W1" $W/agent-all.log | grep -vE 'volumes/connect|failed attach rolled back|refusing to reload' | head -5
+  bash -c "! grep '$W1' $W/agent-all.log | grep -vqE 'volumes/connect|map planned|failed attach rolled back|refusing to reload'"
+grep "$W1" $W/agent-all.log | grep -vE 'volumes/connect|map planned|failed attach rolled back|refusing to reload' | head -5
 
 step config_multipath_agent_mode
 # the coexistence pathctl promises: with `pathctl config multipath` (--mode agent, the
