@@ -47,7 +47,7 @@ udevadm settle
 SD=""
 for b in /sys/block/sd*; do grep -qs scsi_debug "$b/device/model" && SD=$(basename "$b"); done
 if [ -z "$SD" ]; then bad "scsi_debug disk appeared"; echo "RESULT: $PASSES passed, $FAILS failures"; exit "$FAILS"; fi
-ok "scsi_debug disk /dev/$SD"
+check "scsi_debug disk /dev/$SD is a block device" test -b /dev/$SD
 SG=/dev/$(ls "/sys/block/$SD/device/scsi_generic/" 2>/dev/null | head -1)
 MIB=1048576
 echo "disk /dev/$SD sg $SG provisioning_mode $(cat /sys/block/$SD/device/scsi_disk/*/provisioning_mode) discard_max_bytes $(cat /sys/block/$SD/queue/discard_max_bytes)"
