@@ -449,8 +449,13 @@ public actor PathMonitor {
 /// The last time a loop made progress (monotonic ns); the systemd watchdog is fed only
 /// while it is recent.
 public final class Heartbeat: Sendable {
-    private let last = Mutex<UInt64>(MonotonicClock.nanos())
-    public init() {}
-    public func beat() { last.withLock { $0 = MonotonicClock.nanos() } }
-    public var ageSeconds: Double { Double(MonotonicClock.nanos() &- last.withLock { $0 }) / 1e9 }
+    private let now: @Sendable () -> UInt64
+    private let last: Mutex<UInt64>
+    /// `now`: monotonic nanoseconds (the tests pass a clock they move by hand).
+    public init(now: @escaping @Sendable () -> UInt64 = { MonotonicClock.nanos() }) {
+        self.now = now
+        last = Mutex(now())
+    }
+    public func beat() { let t = now(); last.withLock { $0 = t } }
+    public var ageSeconds: Double { Double(now() &- last.withLock { $0 }) / 1e9 }
 }
