@@ -20,6 +20,8 @@ public struct HostStorageError: Error, Sendable, Equatable, CustomStringConverti
         public static let busy = Code(rawValue: "busy")
         public static let toolFailed = Code(rawValue: "tool_failed")
         public static let io = Code(rawValue: "io")
+        /// A device was read and no disk answers at its address (its LUN is gone from the target).
+        public static let noLogicalUnit = Code(rawValue: "no_logical_unit")
     }
 
     public var code: Code

@@ -62,11 +62,25 @@ extension KernelControl {
     /// Re-reads a device's capacity (`device/rescan`).
     public func rescan(_ hctl: HCTL) throws { try write("bus/scsi/devices/\(hctl)/rescan", "1") }
 
-    /// The WWN a held device reports now (VPD 0x83, logical unit NAA designator).
+    /// The WWN a held device reports now (VPD 0x83, logical unit NAA designator). Throws
+    /// `.noLogicalUnit` when what answers is not a disk (see `diskWWN`).
     public func currentWWN(_ held: any HeldBlockDevice) throws -> WWN {
-        let page = try held.deviceIdentification()
-        guard let wwn = try DeviceIdentification(page).logicalUnitWWN else {
-            throw HostStorageError(.io, "\(held.name) reports no NAA/EUI logical unit designator in VPD 0x83")
+        try Self.diskWWN(try held.deviceIdentification(), of: held.name)
+    }
+
+    /// The disk's WWN in a VPD 0x83 page (read now, or the kernel's cached `vpd_pg83`).
+    /// A page whose peripheral byte says no disk answers (the LUN is gone from the target;
+    /// tgt then answers as its LUN 0 controller, with that controller's WWN) names no
+    /// volume: `.noLogicalUnit`, never another WWN.
+    public static func diskWWN(_ page: [UInt8], of name: String) throws -> WWN {
+        let id = try DeviceIdentification(page)
+        guard id.answersAsDisk else {
+            throw HostStorageError(
+                .noLogicalUnit, "no disk answers at \(name)'s address: VPD 0x83 came with peripheral qualifier \(id.peripheralQualifier), "
+                    + "device type 0x\(String(id.deviceType, radix: 16)) (the LUN is gone from the target)")
+        }
+        guard let wwn = id.logicalUnitWWN else {
+            throw HostStorageError(.io, "\(name) reports no NAA/EUI logical unit designator in VPD 0x83")
         }
         return wwn
     }
@@ -107,10 +121,8 @@ extension KernelControl {
                 if let held {
                     seen = try currentWWN(held)
                 } else {
-                    guard let page = sysfs.binary("\(dir)/vpd_pg83"), let w = try DeviceIdentification(page).logicalUnitWWN else {
-                        throw HostStorageError(.io, "no VPD 0x83 in sysfs")
-                    }
-                    seen = w
+                    guard let page = sysfs.binary("\(dir)/vpd_pg83") else { throw HostStorageError(.io, "no VPD 0x83 in sysfs") }
+                    seen = try Self.diskWWN(page, of: "\(hctl)")
                 }
             } catch {
                 throw HostStorageError(.io, "cannot re-read the WWN of \(node ?? "?") (\(hctl)) before deleting it (\(error)); refusing")

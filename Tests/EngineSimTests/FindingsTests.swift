@@ -282,6 +282,43 @@ struct FindingsTests {
         #expect(left.disks.isEmpty && !left.map, "\(left)")
     }
 
+    /// Found by the lab's campaign in CI (seed 3149746793: 4 leaked disks): a forced detach
+    /// whose LUN was gone from the target left the volume's disks behind. tgt answers at a
+    /// LUN it does not have as its LUN 0 controller (device type 0x0c, another NAA WWN), so
+    /// the fresh VPD 0x83 read looked like another volume's, which a detach never deletes;
+    /// when the LUN came back the disks answered as the detached volume again. A page whose
+    /// peripheral byte says that no disk answers names no volume: the disk's identity is
+    /// unknown (a detach refuses it, a forced one removes it), not another volume's.
+    @Test func forcedDetachRemovesDisksWhoseLUNTheTargetNoLongerHas() async throws {
+        let w = try World()
+        w.sim.mutate { $0.iscsiTargets[World.iqnA]!.missingLUNAnswer = .tgtController(World.tgtControllerWWN) }
+        let a1 = vol(w, "A1"), a2 = vol(w, "A2")
+        _ = try await w.connect(a1)
+        _ = try await w.connect(a2)
+        let disks = w.sim.read { s in s.disks.filter { $0.value.cachedWWN == a1.wwn }.map(\.key) }.sorted()
+        #expect(disks.count == 2)
+        // the target drops LUN 1, and the kernel re-reads one of its disks meanwhile
+        w.sim.mutate { s in
+            s.remapLUN(iqn: World.iqnA, lun: a1.lun, to: nil)
+            s.rereadIdentity(disks[0])
+        }
+        #expect(w.sim.read { $0.disks[disks[0]]!.cachedWWN } == World.tgtControllerWWN)
+        // without force: refused, nothing deleted
+        await #expect(throws: PathCoreError.self) { _ = try await w.disconnect(a1) }
+        #expect(w.sim.read { s in disks.allSatisfy { s.disks[$0] != nil } })
+        // forced: the volume's map and both its disks go; A2 keeps its disks, map and sessions
+        let d = try await w.disconnect(a1, force: true)
+        #expect(!d.kept.contains { $0.hasPrefix("device") }, "\(d.kept)")
+        #expect(w.sim.read { s in disks.allSatisfy { s.disks[$0] == nil } }, "disks of the detached volume left")
+        #expect(w.sim.read { $0.maps[a1.wwn.value] == nil })
+        // LUN 1 comes back: nothing of A1 is on the host
+        w.sim.mutate { $0.remapLUN(iqn: World.iqnA, lun: a1.lun, to: SimLUN(wwn: a1.wwn, sizeSectors: 2_097_152)) }
+        #expect(w.remains(of: a1.wwn).disks.isEmpty)
+        let a2Left = w.remains(of: a2.wwn)
+        #expect(a2Left.disks.count == 2 && a2Left.map, "\(a2Left)")
+        await w.shutdown()
+    }
+
     /// The same campaign run: connecting the attached volume again refused its own map's
     /// path as a "stale disk". A path the volume's own map holds and that answers as the
     /// volume now is the volume's: the connect succeeds and has the kernel re-read the

@@ -65,6 +65,9 @@ final class World: @unchecked Sendable {
     static let portsC = ["524a937000000c01", "524a937000000c02"]
     static let portD = "524a937000000d01"
 
+    /// The NAA WWN tgt's LUN 0 controller answers with (the lab's `wwn_of_lun 0`).
+    static let tgtControllerWWN = try! WWN("360000000000000000e00000000010000")
+
     static func pureWWN(_ array: Int, _ n: Int) -> WWN {
         try! WWN.pure(serial: String(format: "%08X%016X", 0x9714B5CB + array, n))
     }

@@ -101,11 +101,27 @@ public struct SimISCSITarget: Sendable {
     /// The ALUA state of the target port group behind each portal (portal argument ->
     /// the kernel's `access_state` name); a portal without one has no ALUA (no handler).
     public var portALUA: [String: String] = [:]
+    /// What answers an INQUIRY at a LUN the target does not have: nil when nothing does
+    /// (the command fails, as an array answers LOGICAL UNIT NOT SUPPORTED); tgt answers as
+    /// its LUN 0 controller (device type 0x0c, the controller's own NAA WWN).
+    public var missingLUNAnswer: SimMissingLUNAnswer? = nil
     public init(iqn: String, portals: [ISCSIPortal], luns: [UInt64: SimLUN]) {
         self.iqn = iqn
         self.portals = portals
         self.luns = luns
     }
+}
+
+public struct SimMissingLUNAnswer: Sendable {
+    public var wwn: WWN
+    /// PERIPHERAL QUALIFIER and DEVICE TYPE byte of the pages it answers with.
+    public var peripheralByte: UInt8
+    public init(wwn: WWN, peripheralByte: UInt8) {
+        self.wwn = wwn
+        self.peripheralByte = peripheralByte
+    }
+    /// tgt: its LUN 0 controller (SPC device type 0x0c) answers.
+    public static func tgtController(_ wwn: WWN) -> Self { Self(wwn: wwn, peripheralByte: 0x0c) }
 }
 
 public struct SimFCTarget: Sendable {
@@ -144,6 +160,8 @@ public struct SimDisk: Sendable {
     public var minor: UInt32
     /// What sysfs `wwid` shows: read when the disk appeared (or at rescan).
     public var cachedWWN: WWN
+    /// Byte 0 of the cached VPD 0x83 page (0: a disk answered when it was read).
+    public var cachedPeripheralByte: UInt8 = 0
     public var sizeSectors: UInt64
     public var vendor: String
     public var model: String
@@ -298,6 +316,26 @@ public struct SimState: Sendable {
             return t.luns[lun]
         }
         return nil
+    }
+
+    /// What answers VPD 0x83 at `hctl` now: the LUN (a disk, byte 0 = 0), what the target
+    /// answers for a LUN it does not have, or nothing (no session, target unreachable).
+    public func identityAnswer(_ hctl: HCTL) -> (wwn: WWN, peripheralByte: UInt8)? {
+        if let l = lunBehind(host: hctl.host, channel: hctl.channel, target: hctl.target, lun: hctl.lun) { return (l.wwn, 0) }
+        guard let ss = sessions.values.first(where: { $0.host == hctl.host }), ss.state == "LOGGED_IN",
+            let t = iscsiTargets[ss.iqn], t.reachable, let a = t.missingLUNAnswer
+        else { return nil }
+        return (a.wwn, a.peripheralByte)
+    }
+
+    /// The kernel re-reads a disk's identity and capacity (a rescan, or its state set
+    /// back to running): it caches whatever answers at the address then.
+    public mutating func rereadIdentity(_ hctl: HCTL) {
+        guard disks[hctl] != nil, let id = identityAnswer(hctl) else { return }
+        disks[hctl]!.cachedWWN = id.wwn
+        disks[hctl]!.cachedPeripheralByte = id.peripheralByte
+        disks[hctl]!.sizeSectors = lunBehind(host: hctl.host, channel: hctl.channel, target: hctl.target, lun: hctl.lun)?.sizeSectors ?? 0
+        version += 1
     }
 
     /// Whether I/O to the disk at `hctl` reaches its LUN now.

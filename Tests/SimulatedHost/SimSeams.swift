@@ -128,7 +128,7 @@ struct SimSysfsTree: Sendable {
                 t.attr("\(dev)/access_state", a)
                 t.attr("\(dev)/preferred_path", d.preferredPath ? "1" : "0")
             }
-            t.binaries["\(dev)/vpd_pg83"] = SimVPD.page83(d.cachedWWN)
+            t.binaries["\(dev)/vpd_pg83"] = SimVPD.page83(d.cachedWWN, peripheralByte: d.cachedPeripheralByte)
             t.dir(dev, "vpd_pg83")
             let blk = "\(dev)/block/\(d.name)"
             t.attr("\(blk)/dev", d.devNumber)
@@ -271,15 +271,14 @@ public struct SimKernel: KernelControl {
                     s.removeDisk(hctl)
                     return
                 case "rescan":
-                    if let l = s.lunBehind(host: hctl.host, channel: hctl.channel, target: hctl.target, lun: hctl.lun) {
-                        s.disks[hctl]!.sizeSectors = l.sizeSectors
-                        s.disks[hctl]!.cachedWWN = l.wwn
-                        s.version += 1
-                    }
+                    s.rereadIdentity(hctl)
                     return
                 case "state":
+                    let was = s.disks[hctl]!.state
                     s.disks[hctl]!.state = value
                     s.version += 1
+                    // scsi_sysfs store_state_field: a disk set back to running is rescanned
+                    if value == "running" && was != "running" { s.rereadIdentity(hctl) }
                     return
                 default:
                     if s.disks[hctl]!.attrs[last] != value {
@@ -379,10 +378,10 @@ final class SimHeldDevice: HeldBlockDevice {
         try host.read { s in
             if s.crashed { throw SimCrash() }
             guard let hctl, s.disks[hctl]?.devNumber == devNumber else { throw HostStorageError(.notFound, "\(name) is gone") }
-            guard s.reachable(hctl), let w = SimVPD.truth(s, hctl) else {
+            guard s.disks[hctl]?.state == "running", let id = s.identityAnswer(hctl) else {
                 throw HostStorageError(.transport, "transport error on /dev/\(name): DID_NO_CONNECT")
             }
-            return SimVPD.page83(w)
+            return SimVPD.page83(id.wwn, peripheralByte: id.peripheralByte)
         }
     }
     func flush() throws {
@@ -424,8 +423,9 @@ enum SimVPD {
         s.lunBehind(host: hctl.host, channel: hctl.channel, target: hctl.target, lun: hctl.lun)?.wwn
     }
 
-    /// VPD 0x83 with one NAA logical-unit designator.
-    static func page83(_ w: WWN) -> [UInt8] {
+    /// VPD 0x83 with one NAA logical-unit designator; `peripheralByte` is byte 0
+    /// (PERIPHERAL QUALIFIER and DEVICE TYPE: 0 for a disk).
+    static func page83(_ w: WWN, peripheralByte: UInt8 = 0) -> [UInt8] {
         let hex = Array(w.designatorHex)
         var naa: [UInt8] = []
         var i = 0
@@ -434,7 +434,7 @@ enum SimVPD {
             i += 2
         }
         let desc: [UInt8] = [0x01, 0x03, 0x00, UInt8(naa.count)] + naa
-        return [0x00, 0x83, 0x00, UInt8(desc.count)] + desc
+        return [peripheralByte, 0x83, 0x00, UInt8(desc.count)] + desc
     }
 }
 

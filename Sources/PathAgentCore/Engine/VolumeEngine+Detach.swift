@@ -87,31 +87,55 @@ extension VolumeEngine {
     /// device): the kernel's cached one (sysfs `wwid`, read when the disk appeared or was
     /// last rescanned) is stale after the array re-mapped the LUN, or when it was re-read
     /// while the LUN was gone from the target. A disk that cannot be read now keeps the
-    /// cached one (the delete re-reads it again, and refuses what it cannot read).
+    /// cached one (the delete re-reads it again, and refuses what it cannot read). A disk
+    /// at whose address no disk answers (read now, or the kernel's cached page says so)
+    /// has no WWN: its LUN is gone, and what answers for it (tgt: its LUN 0 controller) is
+    /// no volume; a detach refuses it, a forced one removes it.
     func withFreshIdentities(_ devices: [SCSIDeviceInfo], judged: Set<HCTL>) async -> [SCSIDeviceInfo] {
         let kernel = self.kernel
         // a disk that is not running (blocked in a session recovery, offline) is not read
         // here: a read could wait out the recovery, and the delete reads it anyway
-        let work = devices.filter { judged.contains($0.hctl) && $0.name != nil && ($0.state ?? "running") == "running" }
+        let work = devices.filter { judged.contains($0.hctl) && $0.name != nil }
         guard !work.isEmpty else { return devices }
-        let fresh: [HCTL: WWN] = (try? await workers.run {
-            var out: [HCTL: WWN] = [:]
+        enum Seen: Sendable { case wwn(WWN), noDisk(String) }
+        let fresh: [HCTL: Seen] = (try? await workers.run {
+            var out: [HCTL: Seen] = [:]
             for d in work {
-                guard let held = try? kernel.openBlock(d.name!) else { continue }
-                defer { held.close() }
-                if let w = try? kernel.currentWWN(held) { out[d.hctl] = w }
+                if (d.state ?? "running") == "running", let held = try? kernel.openBlock(d.name!) {
+                    defer { held.close() }
+                    do {
+                        out[d.hctl] = .wwn(try kernel.currentWWN(held))
+                        continue
+                    } catch let e as HostStorageError where e.code == .noLogicalUnit {
+                        out[d.hctl] = .noDisk(e.message)
+                        continue
+                    } catch {}
+                }
+                // not read now: the kernel's cached page may say that no disk answered
+                if let page = kernel.sysfs.binary("bus/scsi/devices/\(d.hctl)/vpd_pg83"),
+                    let id = try? DeviceIdentification(page), !id.answersAsDisk
+                {
+                    out[d.hctl] = .noDisk("the kernel's cached VPD 0x83 came with peripheral qualifier \(id.peripheralQualifier), device type 0x\(String(id.deviceType, radix: 16))")
+                }
             }
             return out
         }) ?? [:]
         return devices.map { d in
             var d = d
-            if let w = fresh[d.hctl] {
+            switch fresh[d.hctl] {
+            case .wwn(let w)?:
                 if d.wwn != w {
                     logger.notice("a disk answers with another WWN than the kernel's cached one; the fresh one decides", metadata: [
                         "path.name": "\(d.name ?? "?")", "path.hctl": "\(d.hctl)", "path.cached_wwn": "\(d.wwn?.value ?? "none")", "path.wwn": "\(w)",
                     ])
                 }
                 d.wwn = w
+            case .noDisk(let why)?:
+                logger.notice("no disk answers at a disk's address (its LUN is gone from the target): its identity is unknown", metadata: [
+                    "path.name": "\(d.name ?? "?")", "path.hctl": "\(d.hctl)", "path.cached_wwn": "\(d.wwn?.value ?? "none")", "why": "\(why)",
+                ])
+                d.wwn = nil
+            case nil: break
             }
             return d
         }

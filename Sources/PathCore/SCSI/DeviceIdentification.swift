@@ -65,9 +65,23 @@ public struct DeviceIdentification: Sendable, Equatable, Codable {
     }
 
     public var designators: [Designator]
+    /// PERIPHERAL QUALIFIER (byte 0, bits 7-5) of the page: 0 when a device of
+    /// `deviceType` answers at this LUN; 3 when the target has no logical unit there.
+    public var peripheralQualifier: UInt8
+    /// PERIPHERAL DEVICE TYPE (byte 0, bits 4-0): 0 for a disk.
+    public var deviceType: UInt8
+
+    /// Whether a disk answered (qualifier 0, device type 0 or 0x14, the kinds `sd` binds
+    /// and pathagent uses). A target that has no LU at the address may still answer the
+    /// page: SPC says with qualifier 3 (0x7f); tgt answers as its LUN 0 controller (type
+    /// 0x0c, with the controller's own NAA designator). Such a page names no disk at all:
+    /// its designator is not the identity of what the disk was.
+    public var answersAsDisk: Bool { peripheralQualifier == 0 && (deviceType == 0 || deviceType == 0x14) }
 
     public init(_ data: [UInt8]) throws {
         let page = try VPDPage(data, expecting: 0x83)
+        peripheralQualifier = page.peripheralQualifierBits
+        deviceType = page.deviceType
         let v = ByteView(page.payload)
         var out = [Designator]()
         var at = 0
