@@ -319,6 +319,31 @@ struct FindingsTests {
         await w.shutdown()
     }
 
+    /// A detach killed part way is finished at start-up by the same judgement: the disks
+    /// of the volume are those that answer as it now (VPD 0x83 through the held device),
+    /// not those the kernel's cache names. With a stale cache (re-read while the LUN was
+    /// gone) the reconcile used to leave the volume's disk behind.
+    @Test func killedMidDetachIsFinishedOnAFreshWWN() async throws {
+        for k in 1...8 {
+            let w = try World()
+            let a1 = vol(w, "A1"), a2 = vol(w, "A2")
+            _ = try await w.connect(a1)
+            _ = try await w.connect(a2)
+            _ = staleKernelIdentity(w, a1)
+            let snap = SnapshotBox()
+            w.sim.crash(afterWrites: k) { snap.path = w.snapshotJournal() }
+            let ok = (try? await w.disconnect(a1, force: true)) != nil
+            guard !ok else { continue }  // finished before the k-th write
+            let resolutions = try await w.restart(journalSnapshot: snap.path)
+            #expect(!resolutions.isEmpty, "k=\(k): the detach was journaled")
+            let left = w.remains(of: a1.wwn)
+            #expect(left.disks.isEmpty && !left.map, "k=\(k): \(left)")
+            #expect(w.remains(of: a2.wwn).disks.count == 2, "k=\(k)")
+            #expect(try w.journal.unfinished().isEmpty)
+            await w.shutdown()
+        }
+    }
+
     /// The same campaign run: connecting the attached volume again refused its own map's
     /// path as a "stale disk". A path the volume's own map holds and that answers as the
     /// volume now is the volume's: the connect succeeds and has the kernel re-read the

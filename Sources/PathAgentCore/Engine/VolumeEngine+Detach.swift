@@ -78,9 +78,13 @@ extension VolumeEngine {
         case .fc(let s):
             out = Set(FCPlanner.devices(of: s, hosts: topo.fcHostInfos, remotePorts: topo.remotePortInfos, devices: topo.deviceInfos).map(\.hctl))
         }
+        return out.union(volumeDisks(ofMap: wwn, topo: topo))
+    }
+
+    /// The disks below the volume's map (named or uuid'd by its WWN).
+    func volumeDisks(ofMap wwn: WWN, topo: Topology) -> Set<HCTL> {
         let slaves = Set(topo.mapInfos.filter { $0.name == wwn.value || $0.uuid == "mpath-" + wwn.value }.flatMap(\.slaves))
-        for d in topo.deviceInfos where d.name.map(slaves.contains) ?? false { out.insert(d.hctl) }
-        return out
+        return Set(topo.deviceInfos.filter { d in d.name.map(slaves.contains) ?? false }.map(\.hctl))
     }
 
     /// `devices` with the WWN the `judged` ones answer now (VPD 0x83 through the held

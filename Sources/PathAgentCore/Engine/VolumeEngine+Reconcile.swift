@@ -13,8 +13,25 @@ extension VolumeEngine {
         let open = try journal.unfinished()
         guard !open.isEmpty else { return [] }
         let topo = topology()
+        // the intents' disks are judged as a detach judges them: by what they answer now
+        // (the kernel's cached identity can be stale, re-read while the LUN was gone)
+        var judged = Set<HCTL>()
+        for intent in open {
+            for t in intent.iscsiTargets {
+                for s in topo.sessionInfos where s.matches(portal: t.portal, iqn: t.iqn) {
+                    guard let h = s.hostNumber else { continue }
+                    for d in topo.deviceInfos where d.hctl.host == h { judged.insert(d.hctl) }
+                }
+            }
+            for case .scanned(let hctl, _) in intent.steps { judged.insert(hctl) }
+            if let w = intent.wwn {
+                for d in topo.deviceInfos where d.wwn == w { judged.insert(d.hctl) }
+                judged.formUnion(volumeDisks(ofMap: w, topo: topo))
+            }
+        }
+        let devices = await withFreshIdentities(topo.deviceInfos, judged: judged)
         let plan = IntentReconciler.plan(
-            unfinished: open, kernel: KernelSnapshot(sessions: topo.sessionInfos, devices: topo.deviceInfos, maps: topo.mapInfos))
+            unfinished: open, kernel: KernelSnapshot(sessions: topo.sessionInfos, devices: devices, maps: topo.mapInfos))
         for r in plan {
             guard let record = open.first(where: { $0.id == r.intentID }) else { continue }
             logger.info("reconciling journal intent", metadata: [
