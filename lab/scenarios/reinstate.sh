@@ -9,6 +9,9 @@
 # device (sysfs wwid, fresh VPD 0x83 through the held disk): the daemon must leave it
 # failed (README Safety: a disk is used for a volume only if its WWN read afresh is the
 # volume's). Found by the campaign (lab/scenarios/campaign.sh), reproduced here alone.
+# Then B is attached at LUN 2 (it keeps the sessions), LUN 1 is deleted again and one of
+# A's disks rescanned: a detach of A is refused, a forced one removes both of A's disks,
+# and none comes back when LUN 1 does.
 . "$(dirname "$0")/lib.sh"
 PATHCTL=$LAB_BIN/pathctl
 AGENT=$LAB_BIN/pathagent
@@ -17,16 +20,19 @@ W=/tmp/reinstate; mkdir -p $W /run/pathagent /var/lib/pathagent
 wwn_of_lun() { printf '360000000000000000e0000000001%04x' "$1"; }
 sd_of_lun() { for d in /sys/bus/scsi/devices/*:*:*:$1; do [ -e "$d/block" ] && ls "$d/block"; done 2>/dev/null; }
 path_is() { dmsetup status "$1" 2>/dev/null | grep -q " $2 $3 "; }  # MAP MAJ:MIN A|F
-WA=$(wwn_of_lun 1)
-cat > $W/pA.json <<J
+WA=$(wwn_of_lun 1); WB=$(wwn_of_lun 2)
+for v in A:1:$WA B:2:$WB; do
+  IFS=: read -r n l w <<< "$v"
+  cat > $W/p$n.json <<J
 {"target_discovered": false, "discard": true,
  "target_portals": ["${TGT_PORTALS[0]}", "${TGT_PORTALS[1]}"],
- "target_iqns": ["$TGT_IQN", "$TGT_IQN"], "target_luns": [1, 1], "wwn": "$WA"}
+ "target_iqns": ["$TGT_IQN", "$TGT_IQN"], "target_luns": [$l, $l], "wwn": "$w"}
 J
+done
 
 step setup
-check "tgtd up with 2 portals and LUN 1" lab_tgt_start 1 32M
-tgtadm --lld iscsi --op update --mode logicalunit --tid 1 --lun 1 --params vendor_id=PURE,product_id=FlashArray >/dev/null
+check "tgtd up with 2 portals and LUNs 1, 2" lab_tgt_start 2 32M
+for l in 1 2; do tgtadm --lld iscsi --op update --mode logicalunit --tid 1 --lun $l --params vendor_id=PURE,product_id=FlashArray >/dev/null; done
 pgrep -x iscsid >/dev/null || run iscsid
 for _ in $(seq 50); do iscsiadm -m session >/dev/null 2>&1; [ $? -ne 4 ] && break; sleep 0.1; done
 modprobe dm_multipath; modprobe dm_queue_length
@@ -79,8 +85,32 @@ grep -E "$DEV|$SD" $W/agent.log | tail -5
 dd if=/dev/mapper/$WA of=/dev/null bs=64k count=16 iflag=direct status=none; echo "read through A: rc $?"
 dmesg | grep -E "$SD" | tail -3
 
-step detach
+# A forced detach while the volume's LUN is gone from the target removes its disks: what
+# tgt answers there (its LUN 0 controller, another NAA WWN) names no volume. B, attached
+# at LUN 2, keeps the sessions, so A's disks go only if the detach deletes them (found by
+# the campaign: they stayed, and answered as A again once LUN 1 came back).
+step forced_detach_lun_gone
+if run "$PATHCTL" connect --json $W/pB.json > $W/cB.json 2> $W/cB.err; then ok "daemon attaches B ($WB) at LUN 2"; else bad "connect B: $(cat $W/cB.err)"; fi
+check "target deletes LUN 1 again" wait_for 15 gone
+echo 1 > /sys/block/$SD/device/rescan
+udevadm settle --timeout=10
+B0=$(python3 -c "import sys; print('0x%02x' % open(sys.argv[1], 'rb').read(1)[0])" /sys/block/$SD/device/vpd_pg83)
+echo "$SD rescanned with LUN 1 absent: wwid $(cat /sys/block/$SD/device/wwid), vpd_pg83 byte 0 $B0"
+check "what tgt answers at the absent LUN 1 is not a disk (vpd_pg83 byte 0 $B0)" test "$B0" != 0x00
+if "$PATHCTL" disconnect $W/pA.json > $W/dA0.json 2> $W/dA0.err; then bad "detach A without force succeeded with its LUN gone"
+else ok "detach A without force is refused with its LUN gone: $(head -c 300 $W/dA0.err)"; fi
+check "the refused detach deleted nothing (${P[*]} still there)" test -e /sys/block/${P[0]} -a -e /sys/block/${P[1]}
 if "$PATHCTL" disconnect --force $W/pA.json > $W/dA.json 2> $W/dA.err; then ok "detach A (force)"; else bad "detach A (force): $(cat $W/dA.err)"; fi
+check "no disk at LUN 1 is left ($(sd_of_lun 1 | tr '\n' ' '))" test -z "$(sd_of_lun 1)"
+check "the daemon logged that no disk answered at A's address" grep -q "no disk answers at a disk's address" $W/agent.log
+check "target presents LUN 1 again" back
+sleep 3
+check "still no disk at LUN 1 once it is back" test -z "$(sd_of_lun 1)"
+check "B keeps its two paths ($(sd_of_lun 2 | tr '\n' ' '))" test "$(sd_of_lun 2 | wc -l)" = 2
+
+step detach
+if "$PATHCTL" disconnect $W/pB.json > $W/dB.json 2> $W/dB.err; then ok "detach B"; else bad "detach B: $(cat $W/dB.err)"; fi
+check "no session is left" bash -c '! iscsiadm -m session >/dev/null 2>&1'
 kill $AGENT_PID; wait $AGENT_PID 2>/dev/null
 cp $W/agent.log "$LAB_OUT/reinstate-agent-daemon.log"
 finish
