@@ -95,7 +95,10 @@ extension KernelControl {
     ///   over SG_IO; the cached sysfs `wwid` can be stale after a LUN was re-mapped) and
     ///   must equal it; a disk without a block device is re-checked from `vpd_pg83`;
     /// - nothing may hold it (a dm map or md array above it) unless `allowHolders` lists
-    ///   the holder.
+    ///   the holder;
+    /// - an offline disk (`offline`, `transport-offline`: the kernel refuses to open it) is
+    ///   judged by its cached `vpd_pg83`, which the kernel cannot have re-read since, and
+    ///   its address must still carry the node when the delete is written.
     public func deleteDisk(name: String?, hctl: HCTL, expected: WWN?, allowHolders: Set<String> = []) throws {
         let dir = "bus/scsi/devices/\(hctl)"
         guard sysfs.link(dir) != nil else { return }
@@ -107,7 +110,12 @@ extension KernelControl {
         var held: (any HeldBlockDevice)? = nil
         defer { held?.close() }
         if let node {
-            do { held = try openBlock(node) } catch {
+            do { held = try openBlock(node) } catch let e as HostStorageError where e.isNoSuchDevice && Self.offlineStates.contains(sysfs.attribute("\(dir)/state") ?? "") {
+                // sd_open refuses an offline disk (ENXIO); the kernel cannot have re-read its
+                // identity since it went offline, so its cached page decides (below), and the
+                // address must still carry the node when the delete is written
+                held = nil
+            } catch {
                 throw HostStorageError(.busy, "cannot hold \(node) (\(hctl)) open to delete it safely: \(error); refusing")
             }
             // the name may have moved between the listing and the open
@@ -137,8 +145,14 @@ extension KernelControl {
                 throw HostStorageError(.busy, "\(node) (\(hctl)) is held by \(h); refusing to delete it")
             }
         }
+        if held == nil, let node, sysfs.entries("\(dir)/block").first != node {
+            throw HostStorageError(.busy, "\(hctl) no longer carries \(node); refusing to delete it")
+        }
         try write("\(dir)/delete", "1")
     }
+
+    /// States in which the kernel refuses to open a disk (`sd_open`: not online).
+    static var offlineStates: Set<String> { ["offline", "transport-offline"] }
 
     /// Flushes a block device's dirty buffers.
     public func flushBuffers(_ devName: String) throws {

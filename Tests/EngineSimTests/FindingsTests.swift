@@ -319,6 +319,29 @@ struct FindingsTests {
         await w.shutdown()
     }
 
+    /// Found by the lab's campaign (seed 3149746793, before the fix above): a session whose
+    /// recovery timed out left its disks transport-offline, which the kernel refuses to open
+    /// (ENXIO), and every detach of their volumes, forced or not, refused "cannot hold sdX
+    /// open to delete it safely", so the maps and disks stayed for good. An offline disk
+    /// is judged by the identity the kernel cached (it cannot have re-read one since it went
+    /// offline) and deleted at its address, which must still carry it.
+    @Test func detachRemovesAnOfflineDiskItCannotOpen() async throws {
+        for state in ["transport-offline", "offline"] {
+            let w = try World()
+            let a1 = vol(w, "A1"), a2 = vol(w, "A2")
+            _ = try await w.connect(a1)
+            _ = try await w.connect(a2)
+            let disk = w.sim.read { $0.disks.values.filter { $0.cachedWWN == a1.wwn }.sorted { $0.name < $1.name }[0] }
+            w.sim.mutate { $0.setDiskState(disk.hctl, state) }
+            let d = try await w.disconnect(a1)
+            #expect(d.removedDevices.contains(disk.name), "\(state): \(d)")
+            let left = w.remains(of: a1.wwn)
+            #expect(left.disks.isEmpty && !left.map, "\(state): \(left)")
+            #expect(w.remains(of: a2.wwn).disks.count == 2)
+            await w.shutdown()
+        }
+    }
+
     /// A detach killed part way is finished at start-up by the same judgement: the disks
     /// of the volume are those that answer as it now (VPD 0x83 through the held device),
     /// not those the kernel's cache names. With a stale cache (re-read while the LUN was

@@ -308,6 +308,10 @@ public struct SimKernel: KernelControl {
                     s.disks[k]!.opensRefused -= 1
                     throw HostStorageError(.notFound, "cannot open /dev/\(name): No such device or address", errno: ENXIO)
                 }
+                // sd_open: a disk that is offline (by hand, or its session's recovery timed out) is not opened
+                if s.disks[k]!.state == "offline" || s.disks[k]!.state == "transport-offline" {
+                    throw HostStorageError(.notFound, "cannot open /dev/\(name): No such device or address", errno: ENXIO)
+                }
                 s.disks[k]!.heldByAgent += 1
                 return SimHeldDevice(host: host, name: name, devNumber: s.disks[k]!.devNumber, hctl: k, map: nil)
             }
