@@ -768,6 +768,8 @@ class Faults:
             # iscsid reconnects on its own; the sessions come back logged in
             if not wait_until(60, lambda: all(s["state"] == "LOGGED_IN" for s in sessions().values()), step=0.5):
                 note(f"{where}: sessions not all logged in 60 s after tgtd came back: {sessions()}")
+                with open(f"{OUT}/campaign-relogin-{where.replace(' ', '-')}.dmesg", "w") as f:
+                    f.write(sh(["dmesg"])[1].decode(errors="replace")[-50000:])
         for sd in self.offline:
             try:
                 with open(f"/sys/block/{sd}/device/state", "w") as f:
@@ -954,6 +956,13 @@ def main():
     say("campaign invariants: " + ", ".join(f"{k} {v}" for k, v in COUNTS.items()))
     say(f"campaign end state: {len(dk)} sd, {len([m for m in mp if m.startswith('36')])} maps, {len(ss)} sessions, "
         f"{n_open} open intents, {len(owned)} claims")
+    # the kernel's and open-iscsi's view at the end, for whoever reads a failed run
+    with open(f"{OUT}/campaign-dmesg.log", "w") as f:
+        f.write(sh(["dmesg"])[1].decode(errors="replace")[-200000:])
+    with open(f"{OUT}/campaign-sessions.txt", "w") as f:
+        f.write(sh(["iscsiadm", "-m", "session", "-P", "3"], timeout=30)[1].decode(errors="replace"))
+        for sd, d in sorted(dk.items()):
+            f.write(f"{sd} {d['hctl']} state {d['state']} lun {d['lun']} session {d['sid']}\n")
     with open(f"{OUT}/campaign.json", "w") as f:
         json.dump({"seed": SEED, "n": N, "volumes": NV, "figures": FIG, "invariants": COUNTS, "notes": NOTES,
                    "aborted": violation_extra}, f, indent=1)
