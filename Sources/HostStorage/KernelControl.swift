@@ -70,7 +70,7 @@ extension KernelControl {
 
     /// The disk's WWN in a VPD 0x83 page (read now, or the kernel's cached `vpd_pg83`).
     /// A page whose peripheral byte says no disk answers (the LUN is gone from the target;
-    /// tgt then answers as its LUN 0 controller, with that controller's WWN) names no
+    /// tgt then answers with qualifier 3 and its LUN 0 controller's designator) names no
     /// volume: `.noLogicalUnit`, never another WWN.
     public static func diskWWN(_ page: [UInt8], of name: String) throws -> WWN {
         let id = try DeviceIdentification(page)

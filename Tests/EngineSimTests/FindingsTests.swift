@@ -284,7 +284,7 @@ struct FindingsTests {
 
     /// Found by the lab's campaign in CI (seed 3149746793: 4 leaked disks): a forced detach
     /// whose LUN was gone from the target left the volume's disks behind. tgt answers at a
-    /// LUN it does not have as its LUN 0 controller (device type 0x0c, another NAA WWN), so
+    /// LUN it does not have with qualifier 3 and its LUN 0 controller's NAA WWN, so
     /// the fresh VPD 0x83 read looked like another volume's, which a detach never deletes;
     /// when the LUN came back the disks answered as the detached volume again. A page whose
     /// peripheral byte says that no disk answers names no volume: the disk's identity is

@@ -103,7 +103,7 @@ public struct SimISCSITarget: Sendable {
     public var portALUA: [String: String] = [:]
     /// What answers an INQUIRY at a LUN the target does not have: nil when nothing does
     /// (the command fails, as an array answers LOGICAL UNIT NOT SUPPORTED); tgt answers as
-    /// its LUN 0 controller (device type 0x0c, the controller's own NAA WWN).
+    /// qualifier 3 (byte 0 0x7f) and its LUN 0 controller's NAA WWN (seen in the lab).
     public var missingLUNAnswer: SimMissingLUNAnswer? = nil
     public init(iqn: String, portals: [ISCSIPortal], luns: [UInt64: SimLUN]) {
         self.iqn = iqn
@@ -120,8 +120,8 @@ public struct SimMissingLUNAnswer: Sendable {
         self.wwn = wwn
         self.peripheralByte = peripheralByte
     }
-    /// tgt: its LUN 0 controller (SPC device type 0x0c) answers.
-    public static func tgtController(_ wwn: WWN) -> Self { Self(wwn: wwn, peripheralByte: 0x0c) }
+    /// tgt: byte 0 0x7f (no LU at this LUN) with its LUN 0 controller's designator.
+    public static func tgtController(_ wwn: WWN) -> Self { Self(wwn: wwn, peripheralByte: 0x7f) }
 }
 
 public struct SimFCTarget: Sendable {

@@ -11,7 +11,8 @@
 # volume's). Found by the campaign (lab/scenarios/campaign.sh), reproduced here alone.
 # Then B is attached at LUN 2 (it keeps the sessions), LUN 1 is deleted again and one of
 # A's disks rescanned: a detach of A is refused, a forced one removes both of A's disks,
-# and none comes back when LUN 1 does.
+# and none comes back when LUN 1 does. Last, A is attached again with one path offline
+# and detached: both of its disks go.
 . "$(dirname "$0")/lib.sh"
 PATHCTL=$LAB_BIN/pathctl
 AGENT=$LAB_BIN/pathagent
@@ -86,7 +87,7 @@ dd if=/dev/mapper/$WA of=/dev/null bs=64k count=16 iflag=direct status=none; ech
 dmesg | grep -E "$SD" | tail -3
 
 # A forced detach while the volume's LUN is gone from the target removes its disks: what
-# tgt answers there (its LUN 0 controller, another NAA WWN) names no volume. B, attached
+# tgt answers there (byte 0 0x7f, its LUN 0 controller's NAA WWN) names no volume. B, attached
 # at LUN 2, keeps the sessions, so A's disks go only if the detach deletes them (found by
 # the campaign: they stayed, and answered as A again once LUN 1 came back).
 step forced_detach_lun_gone
@@ -107,6 +108,17 @@ check "target presents LUN 1 again" back
 sleep 3
 check "still no disk at LUN 1 once it is back" test -z "$(sd_of_lun 1)"
 check "B keeps its two paths ($(sd_of_lun 2 | tr '\n' ' '))" test "$(sd_of_lun 2 | wc -l)" = 2
+
+# A detach of a volume with an offline path: the kernel refuses to open an offline disk
+# (sd_open: ENXIO); the detach judges it by its cached identity and deletes it (found by
+# the campaign: every detach of such a volume, forced or not, refused it).
+step detach_offline_path
+if run "$PATHCTL" connect --json $W/pA.json > $W/cA2.json 2> $W/cA2.err; then ok "daemon attaches A again"; else bad "connect A again: $(cat $W/cA2.err)"; fi
+P2=($(sd_of_lun 1))
+echo offline > /sys/block/${P2[0]}/device/state
+if exec 3</dev/${P2[0]} 2>/dev/null; then exec 3<&-; echo "${P2[0]} opened while offline"; else echo "${P2[0]} offline: the kernel refuses to open it"; fi
+if "$PATHCTL" disconnect $W/pA.json > $W/dA2.json 2> $W/dA2.err; then ok "detach A with ${P2[0]} offline"; else bad "detach A with ${P2[0]} offline: $(cat $W/dA2.err)"; fi
+check "no disk at LUN 1 is left ($(sd_of_lun 1 | tr '\n' ' '))" test -z "$(sd_of_lun 1)"
 
 step detach
 if "$PATHCTL" disconnect $W/pB.json > $W/dB.json 2> $W/dB.err; then ok "detach B"; else bad "detach B: $(cat $W/dB.err)"; fi

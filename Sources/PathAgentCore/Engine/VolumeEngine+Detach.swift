@@ -93,7 +93,7 @@ extension VolumeEngine {
     /// while the LUN was gone from the target. A disk that cannot be read now keeps the
     /// cached one (the delete re-reads it again, and refuses what it cannot read). A disk
     /// at whose address no disk answers (read now, or the kernel's cached page says so)
-    /// has no WWN: its LUN is gone, and what answers for it (tgt: its LUN 0 controller) is
+    /// has no WWN: its LUN is gone, and what answers for it (tgt: its LUN 0 controller's designator) is
     /// no volume; a detach refuses it, a forced one removes it.
     func withFreshIdentities(_ devices: [SCSIDeviceInfo], judged: Set<HCTL>) async -> [SCSIDeviceInfo] {
         let kernel = self.kernel

@@ -73,8 +73,8 @@ public struct DeviceIdentification: Sendable, Equatable, Codable {
 
     /// Whether a disk answered (qualifier 0, device type 0 or 0x14, the kinds `sd` binds
     /// and pathagent uses). A target that has no LU at the address may still answer the
-    /// page: SPC says with qualifier 3 (0x7f); tgt answers as its LUN 0 controller (type
-    /// 0x0c, with the controller's own NAA designator). Such a page names no disk at all:
+    /// page with qualifier 3 (byte 0 0x7f, SPC), and tgt does so with its LUN 0
+    /// controller's NAA designator (seen in the lab). Such a page names no disk at all:
     /// its designator is not the identity of what the disk was.
     public var answersAsDisk: Bool { peripheralQualifier == 0 && (deviceType == 0 || deviceType == 0x14) }
 
