@@ -73,7 +73,9 @@ def comparisons(rows):
     add("detach, sessions kept: pathagent / os-brick", find(rows, "detach_kept", pa, "detach"),
         find(rows, "detach_kept", ob, "detach"), "<= 0.2", lambda r, n: r <= 0.2)
     # the daemon's API from a long-lived client, then the engine's own step timings
-    for tool, what in (("pathagent (API)", "pathagent API call"), ("pathagent (engine steps)", "engine steps")):
+    # ... and os-brick's own calls answered by the drop-in connector (brick/) through the daemon
+    for tool, what in (("pathagent (API)", "pathagent API call"), ("pathagent (engine steps)", "engine steps"),
+                       ("drop-in connector", "drop-in connector")):
         for scen, metric, label in (("attach_fresh", "attach", "attach, fresh login"),
                                     ("detach_last", "detach", "detach, last volume"),
                                     ("attach_second", "attach", "attach, sessions present"),

@@ -136,6 +136,26 @@ mpd_stop() {
 osb() { $OSB "$@" 2>>$W/osb.err; }
 osb_vals() { jq -r --arg op "$2" 'select(.op==$op and .ok) | .seconds' "$1" | paste -sd' ' -; }
 osb_errs() { jq -r 'select(.ok==false) | .error' "$1" | head -3 | paste -sd'|' -; }
+# dropin_rows ATTACH_SCEN DETACH_SCEN MODE ARGS...: the same os-brick calls in
+# osbrick_bench.py MODE, answered by the drop-in connector (brick/) through the running
+# daemon (OSB_DROP_IN: its import hook installed in-process), recorded as the two rows
+BRICK_OK=
+dropin_rows() {
+  local a=$1 d=$2 f=$W/dropin-$1.jsonl; shift 2
+  if [ -z "$BRICK_OK" ]; then
+    rm -rf $W/brick-src && cp -r $LAB/brick $W/brick-src
+    python3 -m pip install -q --no-index --no-deps --no-build-isolation --break-system-packages $W/brick-src >>$W/osb.err 2>&1 \
+      && BRICK_OK=1 || BRICK_OK=0
+  fi
+  if [ $PY_OK = 1 ] && [ $BRICK_OK = 1 ] && agent_start; then
+    OSB_DROP_IN=/run/pathagent/pathagent.sock osb "$@" >$f; cat $f
+    rec_pair $a $d "drop-in connector" $f "os-brick's connect_volume, answered by pathagent_brick through the daemon" \
+      "disconnect_volume through the daemon"
+  else
+    rec $a "drop-in connector" attach s "" "not run" "os-brick, brick/ or the daemon unavailable"
+    rec $d "drop-in connector" detach s "" "not run" "os-brick, brick/ or the daemon unavailable"
+  fi
+}
 # osb_rows ATTACH_SCEN DETACH_SCEN MODE ARGS...: os-brick (multipathd running) in
 # osbrick_bench.py MODE, recorded as the two rows
 osb_rows() {
@@ -231,6 +251,8 @@ if agent_start; then
 else
   rec attach_fresh "pathagent (API)" attach s "" failed "pathagent did not start: $(tail -2 $W/agent.log)"
 fi
+[ "$(sessions)" = 0 ] || logout_all
+dropin_rows attach_fresh detach_last cycle $W/ob1.json $REPEAT
 agent_stop
 [ "$(sessions)" = 0 ] || logout_all
 osb_rows attach_fresh detach_last cycle $W/ob1.json $REPEAT
@@ -259,6 +281,8 @@ if agent_start; then
 else
   rec attach_second "pathagent (API)" attach s "" failed "pathagent did not start"
 fi
+logout_all
+dropin_rows attach_second detach_kept second $W/ob1.json $W/ob2.json $REPEAT
 agent_stop
 logout_all
 osb_rows attach_second detach_kept second $W/ob1.json $W/ob2.json $REPEAT

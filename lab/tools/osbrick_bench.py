@@ -12,16 +12,27 @@ root already, so no root helper is needed.
   osbrick_bench.py concurrent PROPS.json...              all connects in threads, then all
                                                          disconnects in threads
 
+With OSB_DROP_IN=SOCKET in the environment the same calls go to the drop-in connector
+(brick/, `pathagent_brick`): its import hook is installed in-process before os-brick's
+connector module is imported, as the `.pth` line of `pathagent-brick enable` does, so
+`InitiatorConnector.factory("ISCSI", ...)` returns the agent's connector (checked: the
+setup line names the class, and the run stops if it is not the agent's).
+
 PROPS.json holds os-brick connection_properties. Prints one JSON object per line:
 {"op": "connect", "seconds": s, "ok": true, "path": "/dev/dm-N"} ...; exit status 1
 when any operation failed (the error is in the line's "error").
 """
 import json
+import os
 import sys
 import threading
 import time
 
 T0 = time.monotonic()
+DROP_IN = os.environ.get("OSB_DROP_IN")
+if DROP_IN:
+    from pathagent_brick import activation  # noqa: E402
+    activation.install_hook(DROP_IN)
 from oslo_config import cfg  # noqa: E402
 import os_brick  # noqa: E402
 from os_brick import privileged  # noqa: E402
@@ -39,8 +50,12 @@ def emit(**kw):
     print(json.dumps(kw), flush=True)
 
 
+KIND = f"{type(CONN).__module__}.{type(CONN).__name__}"
 emit(op="setup", seconds=round(time.monotonic() - T0, 4), ok=True,
-     version=__import__("importlib.metadata").metadata.version("os-brick"))
+     version=__import__("importlib.metadata").metadata.version("os-brick"), connector=KIND)
+if DROP_IN and KIND != "pathagent_brick.connector.AgentISCSIConnector":
+    emit(op="setup", ok=False, error=f"OSB_DROP_IN set but the factory gave {KIND}")
+    sys.exit(1)
 
 
 def load(path):
