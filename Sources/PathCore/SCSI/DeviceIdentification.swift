@@ -71,12 +71,13 @@ public struct DeviceIdentification: Sendable, Equatable, Codable {
     /// PERIPHERAL DEVICE TYPE (byte 0, bits 4-0): 0 for a disk.
     public var deviceType: UInt8
 
-    /// Whether a disk answered (qualifier 0, device type 0 or 0x14, the kinds `sd` binds
-    /// and pathagent uses). A target that has no LU at the address may still answer the
-    /// page with qualifier 3 (byte 0 0x7f, SPC), and tgt does so with its LUN 0
+    /// Whether a disk answered (qualifier 0 and a device type `sd` binds: 0x00 direct
+    /// access, 0x07 optical memory, 0x0e simplified direct access, 0x14 zoned). A target
+    /// that has no LU at the address may still answer the page with qualifier 3 (byte 0
+    /// 0x7f, SPC), and tgt does so with its LUN 0
     /// controller's NAA designator (seen in the lab). Such a page names no disk at all:
     /// its designator is not the identity of what the disk was.
-    public var answersAsDisk: Bool { peripheralQualifier == 0 && (deviceType == 0 || deviceType == 0x14) }
+    public var answersAsDisk: Bool { peripheralQualifier == 0 && [0x00, 0x07, 0x0E, 0x14].contains(deviceType) }
 
     public init(_ data: [UInt8]) throws {
         let page = try VPDPage(data, expecting: 0x83)

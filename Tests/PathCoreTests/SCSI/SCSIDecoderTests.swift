@@ -57,6 +57,21 @@ import Testing
         #expect(pure.serial == "9714B5CB91634C470002B2C8")
     }
 
+    /// What tgt answered in the lab at a LUN it no longer had: byte 0 0x7f (qualifier 3, no
+    /// logical unit) and its LUN 0 controller's NAA designator. Such a page names no disk.
+    @Test func aPageFromNoLogicalUnitNamesNoDisk() throws {
+        let naa: [UInt8] = [0x60, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0e, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00]
+        let page = { (b0: UInt8) -> [UInt8] in [b0, 0x83, 0x00, 20, 0x01, 0x03, 0x00, 16] + naa }
+        let gone = try DeviceIdentification(page(0x7F))
+        #expect(gone.peripheralQualifier == 3 && gone.deviceType == 0x1F && !gone.answersAsDisk)
+        #expect(gone.logicalUnitWWN?.value == "360000000000000000e00000000010000")
+        #expect(try !DeviceIdentification(page(0x0C)).answersAsDisk)  // a storage array controller
+        #expect(try !DeviceIdentification(page(0x20)).answersAsDisk)  // qualifier 1: not connected
+        for t: UInt8 in [0x00, 0x07, 0x0E, 0x14] { #expect(try DeviceIdentification(page(t)).answersAsDisk, "type \(t)") }
+        // a real page of a present disk (scsi_debug) answers as one
+        #expect(try DeviceIdentification(try SCSIFixture.bytes("scsi_debug-vpd83.hex")).answersAsDisk)
+    }
+
     @Test func wrongPageIsRejected() throws {
         let data = try SCSIFixture.bytes("tgt-vpd80.hex")
         #expect(throws: PathCoreError(.invalidValue, "expected VPD page 0x83, device returned page 0x80")) {
