@@ -116,7 +116,7 @@ step detach_offline_path
 if run "$PATHCTL" connect --json $W/pA.json > $W/cA2.json 2> $W/cA2.err; then ok "daemon attaches A again"; else bad "connect A again: $(cat $W/cA2.err)"; fi
 P2=($(sd_of_lun 1))
 echo offline > /sys/block/${P2[0]}/device/state
-if exec 3</dev/${P2[0]} 2>/dev/null; then exec 3<&-; echo "${P2[0]} opened while offline"; else echo "${P2[0]} offline: the kernel refuses to open it"; fi
+if dd if=/dev/${P2[0]} of=/dev/null count=0 status=none 2>/dev/null; then echo "${P2[0]} opened while offline"; else echo "${P2[0]} offline: the kernel refuses to open it"; fi
 if "$PATHCTL" disconnect $W/pA.json > $W/dA2.json 2> $W/dA2.err; then ok "detach A with ${P2[0]} offline"; else bad "detach A with ${P2[0]} offline: $(cat $W/dA2.err)"; fi
 check "no disk at LUN 1 is left ($(sd_of_lun 1 | tr '\n' ' '))" test -z "$(sd_of_lun 1)"
 
