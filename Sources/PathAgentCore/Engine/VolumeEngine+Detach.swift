@@ -116,10 +116,10 @@ extension VolumeEngine {
                     } catch {}
                 }
                 // not read now: the kernel's cached page may say that no disk answered
-                if let page = kernel.sysfs.binary("bus/scsi/devices/\(d.hctl)/vpd_pg83"),
-                    let id = try? DeviceIdentification(page), !id.answersAsDisk
-                {
-                    out[d.hctl] = .noDisk("the kernel's cached VPD 0x83 came with peripheral qualifier \(id.peripheralQualifier), device type 0x\(String(id.deviceType, radix: 16))")
+                if let page = kernel.sysfs.binary("bus/scsi/devices/\(d.hctl)/vpd_pg83") {
+                    do { _ = try type(of: kernel).diskWWN(page, of: "\(d.hctl) (the kernel's cached page)") } catch let e as HostStorageError where e.code == .noLogicalUnit {
+                        out[d.hctl] = .noDisk(e.message)
+                    } catch {}
                 }
             }
             return out
