@@ -67,6 +67,8 @@ enum Campaign {
         var maps: Set<String>
         var sessions: [Int: SimSession]
         var effects: Int
+        /// Each map's table devices.
+        var tables: [String: Set<String>]
     }
 
     static func snapshot(_ w: World) -> Before {
@@ -76,7 +78,8 @@ enum Campaign {
                 if let l = s.lunBehind(host: h.host, channel: h.channel, target: h.target, lun: h.lun) { truth[h] = l.wwn }
             }
             return Before(disks: s.disks, truth: truth, foreignMaps: Set(s.maps.values.filter(\.foreign).map(\.name)),
-                          maps: Set(s.maps.keys), sessions: s.sessions, effects: s.effects.count)
+                          maps: Set(s.maps.keys), sessions: s.sessions, effects: s.effects.count,
+                          tables: s.maps.mapValues { Set($0.table.groups.flatMap(\.paths).map(\.device.description)) })
         }
     }
 
@@ -102,8 +105,9 @@ enum Campaign {
                 }
             case .mapRemoved(let m, _), .mapReloaded(let m):
                 if before.foreignMaps.contains(m) { out.append("\(label): touched foreign map \(m)") }
-                // a map this step created (and rolled back) is its own
-                if m != v.wwn.value && m != also?.value && before.maps.contains(m) {
+                // a map this step created (and rolled back) is its own; the monitor heals
+                // (reloads) any map of the agent's, never removes one
+                if case .monitor = kind, case .mapReloaded = e {} else if m != v.wwn.value && m != also?.value && before.maps.contains(m) {
                     out.append("\(label): removed/reloaded map \(m) of another volume")
                 }
             case .mapMessaged(let m, let text):
@@ -117,6 +121,19 @@ enum Campaign {
                 if case .attach = kind, before.sessions[sid] != nil { out.append("\(label): an attach logged out existing session \(sid)") }
             default: continue
             }
+        }
+        // a path any step put into a map (attach, or the monitor's healing) is a disk
+        // whose LUN is that map's volume now
+        out += w.sim.read { s in
+            var bad: [String] = []
+            for m in s.maps.values where !m.foreign {
+                for dev in Set(m.table.groups.flatMap(\.paths).map(\.device.description)).subtracting(before.tables[m.name] ?? []) {
+                    guard let d = s.disks.values.first(where: { $0.devNumber == dev }) else { continue }
+                    let truth = s.lunBehind(host: d.hctl.host, channel: d.hctl.channel, target: d.hctl.target, lun: d.hctl.lun)?.wwn
+                    if truth?.value != m.name { bad.append("\(label): added \(d.name) (\(d.hctl), LUN of \(truth?.value ?? "none")) to map \(m.name)") }
+                }
+            }
+            return bad
         }
         return out
     }
@@ -245,6 +262,7 @@ enum Campaign {
                 _ = await w.monitor.pollEvents()
                 _ = await w.monitor.pollDeviceStates()
                 await w.monitor.checkAll()
+                await w.monitor.healAll()
             case 92..<96:
                 w.sim.mutate { s in
                     let mine = s.disks.keys.filter { s.disks[$0]!.cachedWWN == v.wwn }.sorted()

@@ -137,7 +137,7 @@ final class World: @unchecked Sendable {
             settings: EngineSettings(useMultipath: useMultipath, scanTimeoutSeconds: scanTimeout), kernel: sim.kernel, admin: sim.admin,
             dm: sim.dm, discovery: sim.discovery, workers: workers,
             journal: journal, logger: Logger(label: "sim.engine", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let m = PathMonitor(kernel: sim.kernel, dm: sim.dm, ownership: journal, workers: workers, pollingInterval: 10, regrouper: e,
+        let m = PathMonitor(kernel: sim.kernel, dm: sim.dm, ownership: journal, workers: workers, pollingInterval: 10, regrouper: e, healer: e,
                             logger: Logger(label: "sim.monitor", factory: { _ in SwiftLogNoOpLogHandler() }))
         return (e, m)
     }

@@ -479,6 +479,9 @@ public struct SimState: Sendable {
         version += 1
     }
 
+    /// A third party deletes a disk (`echo 1 > /sys/block/sdX/device/delete`).
+    public mutating func thirdPartyDelete(_ hctl: HCTL) { removeDisk(hctl) }
+
     public mutating func setTargetReachable(_ iqn: String, _ up: Bool) {
         iscsiTargets[iqn]?.reachable = up
         for (sid, s) in sessions where s.iqn == iqn { sessions[sid]!.state = up ? "LOGGED_IN" : "FAILED" }

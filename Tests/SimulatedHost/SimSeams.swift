@@ -476,6 +476,10 @@ public struct SimISCSIAdmin: ISCSIAdmin {
     }
     public func login(portal: ISCSIPortal, iqn: String) throws {
         try host.agentWrite { s in
+            // `iscsiadm -m node -T -p --login` logs in from the node record
+            guard s.nodes.contains("\(iqn) \(portal.argument)") else {
+                throw HostStorageError(.toolFailed, "iscsiadm: No records found (\(portal.argument) \(iqn))")
+            }
             let sid = try s.login(iqn: iqn, portal: portal, foreign: false)
             s.effects.append(.loggedIn(sid: sid, iqn: iqn, portal: portal.argument))
         }
@@ -546,10 +550,23 @@ public struct SimDM: DeviceMapperControl {
     public func reload(_ name: String, targets: [DMTargetLine]) throws {
         try host.agentWrite { s in
             guard var m = s.maps[name], let t = targets.first else { throw HostStorageError(.notFound, "no map \(name)") }
-            m.table = try DMTable.parse(params: t.params, start: t.start, length: t.length)
-            for p in m.table.groups.flatMap(\.paths) where m.pathStates[p.device.description] == nil {
-                m.pathStates[p.device.description] = true
+            let table = try DMTable.parse(params: t.params, start: t.start, length: t.length)
+            // dm_get_device: a device number that names no disk fails the load, unless the
+            // live table still holds it (dm reuses its open table device: a deleted disk stays
+            // a dead, failed path of the map)
+            var states: [String: Bool] = [:]
+            for p in table.groups.flatMap(\.paths) {
+                let dev = p.device.description
+                if let d = s.disks.values.first(where: { $0.devNumber == dev }) {
+                    states[dev] = m.pathStates[dev] ?? true
+                } else if m.pathStates[dev] != nil {
+                    states[dev] = false
+                } else {
+                    throw HostStorageError(.deviceMapper, "table refers to \(p.device), which does not exist")
+                }
             }
+            m.table = table
+            m.pathStates = states
             m.eventNumber += 1
             s.maps[name] = m
             s.version += 1

@@ -47,6 +47,8 @@ extension VolumeEngine {
             }
             timer.mark("plan")
             try refuseIfInUse(plan, topo: topo, force: request.force)
+            // the caller wants the volume gone: whatever of it stays is never healed back
+            expectedPaths.detaching(wwn.value)
             let intent = try journal?.begin(IntentRecord(
                 id: Self.newIntentID(), kind: .detach, transport: spec.transportProtocol, volumeWWN: wwn,
                 propertiesHash: ConnectionPropertiesHash.of(request.connectionProperties), iscsiTargets: spec.iscsiTargets))

@@ -55,6 +55,8 @@ public final class VolumeEngine: Sendable {
     public let ownership: any MapOwnership
     /// Targets that attaches in flight will use (a detach keeps their sessions).
     let inFlight = InFlightTargets()
+    /// The iSCSI paths each of the maps is to have (healing brings missing ones back).
+    let expectedPaths = ExpectedPaths()
 
     public init(settings: EngineSettings, kernel: (any KernelControl)? = nil, admin: (any ISCSIAdmin)? = nil,
                 dm: any DeviceMapperControl = LibDeviceMapper(), discovery: any ISCSIDiscovery = LibISCSIDiscovery(),
@@ -324,6 +326,10 @@ public final class VolumeEngine: Sendable {
             if settings.useMultipath && !existingMaps.contains(wwn.value) { try intent?.step(.mapCreated(name: wwn.value)) {} }
             let deviceInfo = try await buildMap(wwn: wwn, devices: verified, waiter: waiter)
             timer.mark("map")
+            // every path asked for, also those that did not come up now: healing brings them
+            if settings.useMultipath {
+                expectedPaths.attached(wwn.value, spec.paths.map { HealPath(iqn: $0.iqn, portal: $0.portal, scsiLUN: $0.scsiLUN) })
+            }
             let degraded = verified.count < spec.paths.count
             logger.info("volume attached", metadata: [
                 "volume.wwn": "\(wwn)", "volume.path": "\(deviceInfo.path)", "volume.paths": "\(verified.count)/\(spec.paths.count)",

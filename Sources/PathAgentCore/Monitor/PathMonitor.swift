@@ -52,6 +52,15 @@ public actor PathMonitor {
     private var aluaGrouped: [String: [String: String]] = [:]
     /// A regroup that failed is retried no sooner than this (monotonic ns), not every poll.
     private var regroupRetryAt: [String: UInt64] = [:]
+    /// Brings back the missing paths of a map (nil: the monitor never heals).
+    let healer: (any MapHealing)?
+    /// Monotonic nanoseconds (a parameter so tests can move time by hand).
+    let now: @Sendable () -> UInt64
+    /// A map whose healing waits (target down, login refused) is tried again no sooner
+    /// than this; the wait doubles each time, from the checker interval up to 5 minutes.
+    private var healRetryAt: [String: UInt64] = [:]
+    private var healBackoff: [String: Double] = [:]
+    private var lastHealWait: [String: String] = [:]
     private var maps: [String: MonitoredMap] = [:]
     private var checkers: [String: PathChecker] = [:]        // key map/devnum
     /// Paths (map/devnum) that answer TEST UNIT READY but show another WWN than their map's
@@ -68,6 +77,7 @@ public actor PathMonitor {
     public init(roots: HostRoots = .live, kernel: (any KernelControl)? = nil, dm: any DeviceMapperControl = LibDeviceMapper(),
                 ownership: any MapOwnership, workers: BlockingWorkers, pollingInterval: Double = 10,
                 statePollMillis: Int = 250, turTimeoutSeconds: Int = 5, regrouper: (any MapRegrouping)? = nil,
+                healer: (any MapHealing)? = nil, now: @escaping @Sendable () -> UInt64 = { MonotonicClock.nanos() },
                 logger: Logger = Logger(label: "pathagent.monitor")) {
         self.roots = roots
         self.kernel = kernel ?? KernelHost(roots: roots)
@@ -78,6 +88,8 @@ public actor PathMonitor {
         self.statePollMillis = statePollMillis
         self.turTimeout = turTimeoutSeconds
         self.regrouper = regrouper
+        self.healer = healer
+        self.now = now
         self.logger = logger
     }
 
@@ -125,6 +137,8 @@ public actor PathMonitor {
         while !Task.isCancelled {
             await checkAll()
             heartbeat.beat()
+            await healAll()
+            heartbeat.beat()
             try? await Task.sleep(nanoseconds: UInt64(pollingInterval * 1e9))
             refresh()
         }
@@ -157,6 +171,9 @@ public actor PathMonitor {
             eventNumbers[gone] = nil
             aluaGrouped[gone] = nil
             regroupRetryAt[gone] = nil
+            healRetryAt[gone] = nil
+            healBackoff[gone] = nil
+            lastHealWait[gone] = nil
             checkers = checkers.filter { !$0.key.hasPrefix(gone + "/") }
         }
         for m in managed {
@@ -241,7 +258,50 @@ public actor PathMonitor {
             var reactions: [PathEventReaction] = []
             if ev.action == "remove" { reactions = PathEventPolicy.react(to: .udevRemove(dev)) }
             for r in reactions {
-                if case .failPath(let d) = r { fail(map: name, device: d, cause: "udev remove of the path") }
+                switch r {
+                case .failPath(let d): fail(map: name, device: d, cause: "udev remove of the path")
+                // the disk is gone: healing scans its address again and reloads the map
+                // with the new disk, without the dead device number
+                case .removeFromMap: Task { await self.heal(name) }
+                default: break
+                }
+            }
+        }
+    }
+
+    /// One healing round over every watched map (`MapHealing`): maps whose healing waits
+    /// are tried again after a back-off (checker interval, doubling, at most 5 minutes).
+    public func healAll() async {
+        guard running, healer != nil else { return }
+        for name in maps.keys.sorted() {
+            if let t = healRetryAt[name], now() < t { continue }
+            await heal(name)
+        }
+    }
+
+    private func heal(_ name: String) async {
+        guard running, let healer, maps[name] != nil else { return }
+        let outcome = await healer.heal(map: name)
+        switch outcome {
+        case .whole, .notHealed:
+            healRetryAt[name] = nil
+            healBackoff[name] = nil
+            lastHealWait[name] = nil
+        case .repaired(let what):
+            logger.notice("missing paths brought back", metadata: ["dm.map": "\(name)", "heal.done": "\(what)"])
+            healRetryAt[name] = nil
+            healBackoff[name] = nil
+            lastHealWait[name] = nil
+            refresh()
+        case .waiting(let why):
+            let wait = min(300, (healBackoff[name] ?? pollingInterval / 2) * 2)
+            healBackoff[name] = wait
+            healRetryAt[name] = now() + UInt64(wait * 1e9)
+            if lastHealWait[name] != why {
+                logger.warning("paths of a map are missing and cannot be brought back now", metadata: [
+                    "dm.map": "\(name)", "heal.why": "\(why)", "heal.retry_s": "\(Int(wait))",
+                ])
+                lastHealWait[name] = why
             }
         }
     }
