@@ -120,6 +120,27 @@ if dd if=/dev/${P2[0]} of=/dev/null count=0 status=none 2>/dev/null; then echo "
 if "$PATHCTL" disconnect $W/pA.json > $W/dA2.json 2> $W/dA2.err; then ok "detach A with ${P2[0]} offline"; else bad "detach A with ${P2[0]} offline: $(cat $W/dA2.err)"; fi
 check "no disk at LUN 1 is left ($(sd_of_lun 1 | tr '\n' ' '))" test -z "$(sd_of_lun 1)"
 
+# Self-healing of the agent's own map: a path whose disk someone deleted is scanned back,
+# a session someone logged out is logged in again (from its node record), each within a
+# few checker rounds (2 s here); the new disk joins B's map after a fresh WWN read.
+step heal
+active_paths() { dmsetup status "$1" 2>/dev/null | grep -oE ' [0-9]+:[0-9]+ A ' | wc -l; }
+PB=($(sd_of_lun 2)); DB0=$(cat /sys/block/${PB[0]}/dev)
+echo 1 > /sys/block/${PB[0]}/device/delete
+check "someone deleted ${PB[0]} ($DB0), a path of B" wait_for 10 eval "[ ! -e /sys/block/${PB[0]} ]"
+check "the daemon scanned B's path back: two disks at LUN 2 ($(sd_of_lun 2 | tr '\n' ' '))" wait_for 20 eval '[ "$(sd_of_lun 2 | wc -l)" = 2 ]'
+check "B's map has two active paths again" wait_for 20 eval '[ "$(active_paths $WB)" = 2 ]'
+check "the deleted disk's $DB0 is out of B's table" bash -c "! dmsetup table $WB | grep -q ' $DB0 '"
+check "the daemon logged the healing" grep -q "map healed" $W/agent.log
+dmsetup table "$WB"
+SID=$(iscsiadm -m session 2>/dev/null | awk -v p="${TGT_PORTALS[1]}" 'index($0, p) {gsub(/[\[\]]/, "", $2); print $2; exit}')
+run iscsiadm -m session -r "$SID" -u >/dev/null
+check "someone logged out session $SID (${TGT_PORTALS[1]})" wait_for 10 eval '[ "$(sd_of_lun 2 | wc -l)" = 1 ]'
+check "the daemon logged in again: two sessions" wait_for 30 eval '[ "$(iscsiadm -m session 2>/dev/null | grep -c "$TGT_IQN")" = 2 ]'
+check "and B has two disks and two active paths again" wait_for 30 eval '[ "$(sd_of_lun 2 | wc -l)" = 2 ] && [ "$(active_paths $WB)" = 2 ]'
+dd if=/dev/mapper/$WB of=/dev/null bs=64k count=16 iflag=direct status=none; check "B reads through its healed map" test $? = 0
+grep -E "healed|brought back|cannot be brought back" $W/agent.log | tail -4
+
 step detach
 if "$PATHCTL" disconnect $W/pB.json > $W/dB.json 2> $W/dB.err; then ok "detach B"; else bad "detach B: $(cat $W/dB.err)"; fi
 check "no session is left" bash -c '! iscsiadm -m session >/dev/null 2>&1'
