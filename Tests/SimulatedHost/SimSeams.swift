@@ -557,7 +557,7 @@ public struct SimDM: DeviceMapperControl {
             var states: [String: Bool] = [:]
             for p in table.groups.flatMap(\.paths) {
                 let dev = p.device.description
-                if let d = s.disks.values.first(where: { $0.devNumber == dev }) {
+                if s.disks.values.contains(where: { $0.devNumber == dev }) {
                     states[dev] = m.pathStates[dev] ?? true
                 } else if m.pathStates[dev] != nil {
                     states[dev] = false
