@@ -138,7 +138,7 @@ run iscsiadm -m session -r "$SID" -u >/dev/null
 check "someone logged out session $SID (${TGT_PORTALS[1]})" wait_for 10 eval '[ "$(sd_of_lun 2 | wc -l)" = 1 ]'
 check "the daemon logged in again: two sessions" wait_for 30 eval '[ "$(iscsiadm -m session 2>/dev/null | grep -c "$TGT_IQN")" = 2 ]'
 check "and B has two disks and two active paths again" wait_for 30 eval '[ "$(sd_of_lun 2 | wc -l)" = 2 ] && [ "$(active_paths $WB)" = 2 ]'
-DMB=$(dmsetup info -c --noheadings -o blkdevname "$WB" 2>/dev/null | tr -d ' ')
+DMB=dm-$(dmsetup info -c --noheadings -o minor "$WB" 2>/dev/null | tr -d " ")
 dd if=/dev/${DMB:-none} of=/dev/null bs=64k count=16 iflag=direct status=none; check "B reads through its healed map (/dev/${DMB:-none})" test $? = 0
 grep -E "healed|brought back|cannot be brought back" $W/agent.log | tail -4
 
