@@ -233,21 +233,7 @@ extension VolumeEngine: MapHealing {
             }
             // the live length stays: healing never resizes (extend does)
             let plan = try mapPlan(wwn: wwn, vendor: paths[0].vendor, product: paths[0].model, sizeSectors: table.length, infos: infos)
-            let params = try plan.table.renderedParams()
-            let failedAgain: [DeviceNumber] = try await workers.run { [logger] in
-                let failedBefore = (try? dm.status(name).first).flatMap { try? DMStatus.parse(params: $0.params, start: $0.start, length: $0.length) }?
-                    .failedDevices ?? []
-                try dm.reload(name, targets: [DMTargetLine(start: 0, length: plan.table.length, type: "multipath", params: params)])
-                // the kernel starts every path of a new table active
-                var failNow = Set(failedBefore.filter { d in plan.table.devices.contains(d) })
-                for m in plan.messagesAfterLoad { if case .failPath(let d) = m { failNow.insert(d) } }
-                for d in failNow.sorted() {
-                    do { try dm.message(name, DMMessage.failPath(d).text) } catch {
-                        logger.warning("fail_path after the healing reload refused", metadata: ["dm.map": "\(name)", "path.dev": "\(d)", "error": "\(error)"])
-                    }
-                }
-                return failNow.sorted()
-            }
+            let failedAgain = try await workers.run { [self] in try reloadFailingAgain(name, plan: plan, after: "healing reload") }
             done.append("map reloaded with \(added.map { "\($0.device ?? "?") (\($0.hctl))" }.joined(separator: ", "))"
                         + (vanished.isEmpty ? "" : ", without deleted \(vanished.sorted().map(\.description).joined(separator: ","))"))
             logger.notice("map healed", metadata: [

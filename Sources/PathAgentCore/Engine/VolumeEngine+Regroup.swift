@@ -64,25 +64,34 @@ extension VolumeEngine: MapRegrouping {
         let diff = MultipathMapPlanner.reload(current: current, desired: plan.table)
         guard diff.addedPaths.isEmpty, diff.removedPaths.isEmpty, diff.resize == .unchanged else { return false }
         guard diff.needsReload else { return true }
-        let failedBefore = (try? dm.status(name).first).flatMap { try? DMStatus.parse(params: $0.params, start: $0.start, length: $0.length) }?
-            .failedDevices ?? []
-        try dm.reload(name, targets: [DMTargetLine(start: 0, length: plan.table.length, type: "multipath", params: try plan.table.renderedParams())])
-        var failNow = Set(failedBefore)
-        for m in plan.messagesAfterLoad { if case .failPath(let d) = m { failNow.insert(d) } }
-        for d in failNow.sorted() {
-            do { try dm.message(name, DMMessage.failPath(d).text) } catch {
-                logger.warning("fail_path after the regroup refused", metadata: ["dm.map": "\(name)", "path.dev": "\(d)", "error": "\(error)"])
-            }
-        }
+        let failNow = try reloadFailingAgain(name, plan: plan, after: "regroup")
         let states = infos.sorted { $0.device < $1.device }
             .map { "\($0.name)=\($0.aluaState?.rawValue ?? "none")\($0.preferred ? "(preferred)" : "")" }.joined(separator: ",")
         logger.notice("map regrouped for its paths' ALUA states", metadata: [
             "dm.map": "\(name)", "regroup.cause": "\(cause)", "path.alua": "\(states)",
             "dm.table.before": "\(current)", "dm.table.after": "\(plan.table)",
             "regroup.reason": "\(PathGrouping.reason(plan.settings, paths: infos))",
-            "path.failed_again": "\(failNow.sorted().map(\.description).joined(separator: ","))",
+            "path.failed_again": "\(failNow.map(\.description).joined(separator: ","))",
         ])
         return true
+    }
+
+    /// Loads `plan`'s table into the map and fails again, at once, the paths of the new
+    /// table that were failed before and those the plan says are down: the kernel starts
+    /// every path of a new table active. Returns the paths failed again (blocking: run on
+    /// the pool).
+    func reloadFailingAgain(_ name: String, plan: MultipathMapPlan, after what: String) throws -> [DeviceNumber] {
+        let failedBefore = (try? dm.status(name).first).flatMap { try? DMStatus.parse(params: $0.params, start: $0.start, length: $0.length) }?
+            .failedDevices ?? []
+        try dm.reload(name, targets: [DMTargetLine(start: 0, length: plan.table.length, type: "multipath", params: try plan.table.renderedParams())])
+        var failNow = Set(failedBefore.filter(plan.table.devices.contains))
+        for m in plan.messagesAfterLoad { if case .failPath(let d) = m { failNow.insert(d) } }
+        for d in failNow.sorted() {
+            do { try dm.message(name, DMMessage.failPath(d).text) } catch {
+                logger.warning("fail_path after the \(what) refused", metadata: ["dm.map": "\(name)", "path.dev": "\(d)", "error": "\(error)"])
+            }
+        }
+        return failNow.sorted()
     }
 
     /// The SCSI paths under a dm device (its `slaves`), read from sysfs only for those disks.
