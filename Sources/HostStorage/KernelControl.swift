@@ -45,6 +45,9 @@ public protocol HeldBlockDevice: AnyObject, Sendable {
     func readFirstBlock(bytes: Int) throws
     /// TEST UNIT READY through the descriptor.
     func testUnitReady(timeoutSeconds: Int) -> TURResult
+    /// REPORT LUNS (SELECT REPORT 0) sent now through the held descriptor: the target's
+    /// LUN inventory for this I_T nexus, as raw parameter data.
+    func reportLUNs(allocationLength: Int) throws -> [UInt8]
     func close()
 }
 
@@ -55,6 +58,14 @@ public protocol KernelEventWatch: Sendable {
 extension KernelControl {
     /// Block devices holding this one (`holders/`), e.g. a dm map over an sd path.
     public func holders(_ block: String) -> [String] { sysfs.entries("class/block/\(block)/holders") }
+
+    /// The target's LUN inventory read now through the held device (REPORT LUNS, asked
+    /// again with the length it needs when the first answer was cut).
+    public func reportedLUNs(_ held: any HeldBlockDevice) throws -> ReportLUNs {
+        var r = try ReportLUNs(try held.reportLUNs(allocationLength: 8192))
+        if !r.complete { r = try ReportLUNs(try held.reportLUNs(allocationLength: r.requiredAllocationLength)) }
+        return r
+    }
 
     /// Targeted scan: `C T L` to `class/scsi_host/hostN/scan`.
     public func scan(_ r: SCSIScanRequest) throws { try write(r.sysfsPath, r.line) }
@@ -259,6 +270,18 @@ public final class OpenBlockDevice: HeldBlockDevice {
         let r = try withFD { f in try SGIOTransport.execute(fd: f, endpoint: path, req) }
         guard r.status == 0 else {
             throw HostStorageError(.io, "INQUIRY VPD 0x83 on \(path) returned SCSI status \(r.status)")
+        }
+        return r.data
+    }
+
+    public func reportLUNs(allocationLength: Int) throws -> [UInt8] {
+        let cmd = try SCSICommands.reportLUNs(allocationLength: allocationLength)
+        let req = SCSIRequest(cdb: cmd.cdb, direction: .fromDevice(cmd.allocationLength), timeoutSeconds: 10)
+        let r = try withFD { f in try SGIOTransport.execute(fd: f, endpoint: path, req) }
+        guard r.status == 0 else {
+            func hex(_ b: UInt8) -> String { (b < 16 ? "0" : "") + String(b, radix: 16, uppercase: true) }
+            let sense = r.senseTriple.map { t in " (sense key \(t.key), ASC/ASCQ \(hex(t.asc))/\(hex(t.ascq)))" } ?? ""
+            throw HostStorageError(.io, "REPORT LUNS on \(path) returned SCSI status \(r.status)\(sense)")
         }
         return r.data
     }

@@ -96,7 +96,8 @@ public struct Agent: Sendable {
             }
             metrics.recordInventory(first, durationSeconds: Double(first.inventory.micros) / 1e6)
             let monitor = PathMonitor(roots: roots, ownership: journal, workers: workers, pollingInterval: Double(config.pollingInterval),
-                                      statePollMillis: config.statePollMillis, regrouper: engine, healer: engine, logger: logger)
+                                      statePollMillis: config.statePollMillis, regrouper: engine, healer: engine, resizer: engine,
+                                      metrics: metrics, logger: logger)
             monitorRef = monitor
             let kernelOps = KernelVolumeOperations(engine: engine, connector: connector, monitor: monitor, metrics: metrics)
             ops = kernelOps

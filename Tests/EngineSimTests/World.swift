@@ -50,6 +50,7 @@ final class World: @unchecked Sendable {
     let scanTimeout: Double
     let useMultipath: Bool
     let workers = BlockingWorkers(count: 4)
+    let metrics = PathAgentMetrics()
     var journal: IntentJournalStore
     var engine: VolumeEngine
     var monitor: PathMonitor
@@ -138,7 +139,7 @@ final class World: @unchecked Sendable {
             dm: sim.dm, discovery: sim.discovery, workers: workers,
             journal: journal, logger: Logger(label: "sim.engine", factory: { _ in SwiftLogNoOpLogHandler() }))
         let m = PathMonitor(kernel: sim.kernel, dm: sim.dm, ownership: journal, workers: workers, pollingInterval: 10, regrouper: e, healer: e,
-                            logger: Logger(label: "sim.monitor", factory: { _ in SwiftLogNoOpLogHandler() }))
+                            resizer: e, metrics: metrics, logger: Logger(label: "sim.monitor", factory: { _ in SwiftLogNoOpLogHandler() }))
         return (e, m)
     }
 

@@ -318,6 +318,20 @@ public struct SimState: Sendable {
         return nil
     }
 
+    /// The LUNs the target behind an I_T nexus reports (REPORT LUNS) now; nil when nothing
+    /// answers there (no logged-in session or online rport, target unreachable).
+    public func reportedLUNs(host: Int, channel: Int, target: Int) -> [UInt64]? {
+        if let s = sessions.values.first(where: { $0.host == host }) {
+            guard channel == 0, target == 0, let t = iscsiTargets[s.iqn], t.reachable, s.state == "LOGGED_IN" else { return nil }
+            return Array(t.luns.keys)
+        }
+        if let r = rports.first(where: { $0.host == host && $0.targetID == target && channel == 0 }), r.state == "Online",
+            let t = fcTargets[r.wwpn], t.reachable {
+            return Array(t.luns.keys)
+        }
+        return nil
+    }
+
     /// What answers VPD 0x83 at `hctl` now: the LUN (a disk, byte 0 = 0), what the target
     /// answers for a LUN it does not have, or nothing (no session, target unreachable).
     public func identityAnswer(_ hctl: HCTL) -> (wwn: WWN, peripheralByte: UInt8)? {

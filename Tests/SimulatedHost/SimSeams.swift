@@ -271,7 +271,8 @@ public struct SimKernel: KernelControl {
                     s.removeDisk(hctl)
                     return
                 case "rescan":
-                    s.rereadIdentity(hctl)
+                    // a disk that is not running is not re-read (its commands fail or wait)
+                    if s.disks[hctl]!.state == "running" { s.rereadIdentity(hctl) }
                     return
                 case "state":
                     let was = s.disks[hctl]!.state
@@ -409,6 +410,20 @@ final class SimHeldDevice: HeldBlockDevice {
             return s.reachable(hctl) ? .good : .hostError(hostByte: 0x01)
         }
     }
+    /// What the target behind the disk's I_T nexus reports now (Linux LUN numbers encoded
+    /// as the target sends them); a transport error when nothing answers there.
+    func reportLUNs(allocationLength: Int) throws -> [UInt8] {
+        try host.read { s in
+            if s.crashed { throw SimCrash() }
+            guard let hctl, s.disks[hctl]?.devNumber == devNumber else { throw HostStorageError(.notFound, "\(name) is gone") }
+            guard s.disks[hctl]?.state == "running", let luns = s.reportedLUNs(host: hctl.host, channel: hctl.channel, target: hctl.target)
+            else { throw HostStorageError(.transport, "transport error on /dev/\(name): DID_NO_CONNECT") }
+            let list = luns.sorted().flatMap { SCSILUN(linux: $0).bytes }
+            let n = UInt32(list.count)
+            let data = [UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF), 0, 0, 0, 0] + list
+            return Array(data.prefix(allocationLength))
+        }
+    }
     func close() {
         let was = closed.withLock { c -> Bool in
             defer { c = true }
@@ -540,6 +555,7 @@ public struct SimDM: DeviceMapperControl {
                     throw HostStorageError(.deviceMapper, "table refers to \(p.device), which does not exist")
                 }
                 states[p.device.description] = s.reachable(d.hctl)
+                try Self.fits(table, on: d)
             }
             s.maps[name] = SimMap(name: name, uuid: uuid, minor: s.nextMapMinor, table: table, pathStates: states, foreign: false)
             s.nextMapMinor += 1
@@ -557,8 +573,11 @@ public struct SimDM: DeviceMapperControl {
             var states: [String: Bool] = [:]
             for p in table.groups.flatMap(\.paths) {
                 let dev = p.device.description
-                if s.disks.values.contains(where: { $0.devNumber == dev }) {
-                    states[dev] = m.pathStates[dev] ?? true
+                if let d = s.disks.values.first(where: { $0.devNumber == dev }) {
+                    // the kernel starts every path of a new table active (a path whose disk
+                    // cannot carry I/O fails on its first I/O or checker round)
+                    states[dev] = s.reachable(d.hctl)
+                    try Self.fits(table, on: d)
                 } else if m.pathStates[dev] != nil {
                     states[dev] = false
                 } else {
@@ -571,6 +590,13 @@ public struct SimDM: DeviceMapperControl {
             s.maps[name] = m
             s.version += 1
             s.effects.append(.mapReloaded(name))
+        }
+    }
+    /// dm_table_add_target / device_area_is_invalid: a table longer than one of its
+    /// devices is refused ("too small for target").
+    static func fits(_ table: DMTable, on d: SimDisk) throws {
+        guard table.length <= d.sizeSectors else {
+            throw HostStorageError(.deviceMapper, "device-mapper: table: \(d.name) too small for target: len=\(table.length), dev_size=\(d.sizeSectors)")
         }
     }
     public func suspend(_ name: String, flush: Bool) throws { try host.agentWrite { _ in } }

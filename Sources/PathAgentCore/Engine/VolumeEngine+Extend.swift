@@ -22,14 +22,15 @@ extension VolumeEngine {
             let after = topology().allPaths.filter { p in devices.contains { $0.hctl == p.hctl } }
             let size = try VolumeResize.agreedSize(after.map { ($0.device ?? $0.hctl.description, $0.sizeBytes ?? 0) })
             if settings.useMultipath, let wwn = spec.wwn ?? after.first?.wwn.flatMap({ try? WWN($0) }) {
-                let ownership = self.ownership
-                try await workers.run { [dm] in
+                try await workers.run { [self] in
                     guard let st = try dm.info(wwn.value), let line = try dm.table(wwn.value).first else { return }
                     guard ownership.owns(map: wwn.value, uuid: st.uuid) else {
                         throw PathCoreError(.conflict, "multipath map \(wwn.value) is not pathagent's; its paths were rescanned, the map was not resized")
                     }
                     guard line.length != size / 512 else { return }
-                    try dm.reload(wwn.value, targets: [DMTargetLine(start: 0, length: size / 512, type: line.type, params: line.params)])
+                    var table = try DMTable.parse(params: line.params, start: line.start, length: line.length)
+                    table.length = size / 512
+                    _ = try reloadFailingAgain(wwn.value, table: table, after: "extend")
                 }
             }
             logger.info("volume extended", metadata: ["volume.wwn": "\(spec.wwn?.value ?? "?")", "volume.bytes": "\(size)"])

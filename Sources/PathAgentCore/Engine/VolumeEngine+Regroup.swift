@@ -81,11 +81,17 @@ extension VolumeEngine: MapRegrouping {
     /// every path of a new table active. Returns the paths failed again (blocking: run on
     /// the pool).
     func reloadFailingAgain(_ name: String, plan: MultipathMapPlan, after what: String) throws -> [DeviceNumber] {
+        let down = plan.messagesAfterLoad.compactMap { m -> DeviceNumber? in if case .failPath(let d) = m { d } else { nil } }
+        return try reloadFailingAgain(name, table: plan.table, alsoFail: down, after: what)
+    }
+
+    /// Loads `table` into the map (the regroup, healing, resize and extend reloads) and
+    /// fails again the paths of it that were failed before, and `alsoFail`.
+    func reloadFailingAgain(_ name: String, table: DMTable, alsoFail: [DeviceNumber] = [], after what: String) throws -> [DeviceNumber] {
         let failedBefore = (try? dm.status(name).first).flatMap { try? DMStatus.parse(params: $0.params, start: $0.start, length: $0.length) }?
             .failedDevices ?? []
-        try dm.reload(name, targets: [DMTargetLine(start: 0, length: plan.table.length, type: "multipath", params: try plan.table.renderedParams())])
-        var failNow = Set(failedBefore.filter(plan.table.devices.contains))
-        for m in plan.messagesAfterLoad { if case .failPath(let d) = m { failNow.insert(d) } }
+        try dm.reload(name, targets: [DMTargetLine(start: 0, length: table.length, type: "multipath", params: try table.renderedParams())])
+        let failNow = Set(failedBefore.filter(table.devices.contains)).union(alsoFail)
         for d in failNow.sorted() {
             do { try dm.message(name, DMMessage.failPath(d).text) } catch {
                 logger.warning("fail_path after the \(what) refused", metadata: ["dm.map": "\(name)", "path.dev": "\(d)", "error": "\(error)"])

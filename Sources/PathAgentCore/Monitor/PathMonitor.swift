@@ -15,13 +15,33 @@ public struct PathChange: Sendable, Codable, Equatable {
     public var atMicros: UInt64
 }
 
+/// What the monitor did about a unit attention the kernel reported on a SCSI device.
+public enum UnitAttentionOutcome: Sendable, Equatable {
+    /// The device is no path of the agent's maps: nothing is done about it.
+    case notAgentPath
+    /// CAPACITY DATA HAS CHANGED: what the resize of the path's map did.
+    case resized(ResizeOutcome)
+    /// REPORTED LUNS DATA HAS CHANGED: the target's LUN inventory, compared with the host's.
+    case lunInventory(LUNInventoryChange)
+    /// The inventory could not be read (why).
+    case lunInventoryUnreadable(String)
+    /// Any other unit attention (or no resizer): a checker round is queued.
+    case checkRound
+}
+
 /// Watches the paths of the multipath maps this agent created (`MapOwnership`: a map of the
 /// same `mpath-` shape made by multipathd or by hand is foreign: never watched, messaged
 /// or reloaded):
 /// - dm events: each map's event counter (DM_DEVICE_INFO) is read with the state poll; a
 ///   new event (the kernel failed a path on an I/O error, a table was loaded) re-reads the
 ///   map's status at once (within `state_poll_ms`), with no thread per map;
-/// - udev events: an sd path removed or a unit attention → fail/check at once;
+/// - udev events: an sd path removed → fail it at once and heal the map; a unit attention
+///   (the kernel's `SDEV_UA` change uevent of a path's scsi_device): CAPACITY DATA HAS
+///   CHANGED resizes the map (`MapResizing`: every path rescanned, grown when they agree;
+///   retried at each checker round while a path cannot be re-read), REPORTED LUNS DATA HAS
+///   CHANGED re-reads the target's LUN inventory (REPORT LUNS through the path) and reports
+///   vanished LUNs of the agent's volumes and LUNs with no disk here (never scanning,
+///   attaching or removing anything), any other one queues a checker round;
 /// - the SCSI device state in sysfs (`device/state`), read every `state_poll_ms` (250):
 ///   the kernel sends no uevent when it sets a device offline or transport-offline, and a
 ///   path without I/O would otherwise stay active until the next checker run; reading a
@@ -54,6 +74,12 @@ public actor PathMonitor {
     private var regroupRetryAt: [String: UInt64] = [:]
     /// Brings back the missing paths of a map (nil: the monitor never heals).
     let healer: (any MapHealing)?
+    /// Resizes a map whose volume's capacity changed (nil: unit attentions only queue a
+    /// checker round).
+    let resizer: (any MapResizing)?
+    let metrics: PathAgentMetrics?
+    /// Maps whose resize waits (a path could not be re-read), with the last reason logged.
+    private var resizeWaiting: [String: String] = [:]
     /// Monotonic nanoseconds (a parameter so tests can move time by hand).
     let now: @Sendable () -> UInt64
     /// A map whose healing waits (target down, login refused) is tried again no sooner
@@ -77,7 +103,8 @@ public actor PathMonitor {
     public init(roots: HostRoots = .live, kernel: (any KernelControl)? = nil, dm: any DeviceMapperControl = LibDeviceMapper(),
                 ownership: any MapOwnership, workers: BlockingWorkers, pollingInterval: Double = 10,
                 statePollMillis: Int = 250, turTimeoutSeconds: Int = 5, regrouper: (any MapRegrouping)? = nil,
-                healer: (any MapHealing)? = nil, now: @escaping @Sendable () -> UInt64 = { MonotonicClock.nanos() },
+                healer: (any MapHealing)? = nil, resizer: (any MapResizing)? = nil, metrics: PathAgentMetrics? = nil,
+                now: @escaping @Sendable () -> UInt64 = { MonotonicClock.nanos() },
                 logger: Logger = Logger(label: "pathagent.monitor")) {
         self.roots = roots
         self.kernel = kernel ?? KernelHost(roots: roots)
@@ -89,6 +116,8 @@ public actor PathMonitor {
         self.turTimeout = turTimeoutSeconds
         self.regrouper = regrouper
         self.healer = healer
+        self.resizer = resizer
+        self.metrics = metrics
         self.now = now
         self.logger = logger
     }
@@ -139,6 +168,8 @@ public actor PathMonitor {
             heartbeat.beat()
             await healAll()
             heartbeat.beat()
+            await retryResizes()
+            heartbeat.beat()
             try? await Task.sleep(nanoseconds: UInt64(pollingInterval * 1e9))
             refresh()
         }
@@ -174,6 +205,7 @@ public actor PathMonitor {
             healRetryAt[gone] = nil
             healBackoff[gone] = nil
             lastHealWait[gone] = nil
+            resizeWaiting[gone] = nil
             checkers = checkers.filter { !$0.key.hasPrefix(gone + "/") }
         }
         for m in managed {
@@ -242,15 +274,10 @@ public actor PathMonitor {
     /// Reacts to kernel uevents without waiting for the next poll.
     private func handle(_ ev: UdevEvent) {
         guard let major = ev["MAJOR"], let minor = ev["MINOR"], let dev = try? DeviceNumber("\(major):\(minor)") else {
-            // scsi device events carry no dev number: SDEV_UA and state changes → check its disk now
+            // scsi_device events carry no dev number: a unit attention names its H:C:T:L
             if ev.subsystem == "scsi", let ua = ev["SDEV_UA"] {
-                logger.info("unit attention", metadata: ["scsi.hctl": "\(ev.sysname)", "scsi.ua": "\(ua)"])
-                // a burst of unit attentions (every LUN of a target reports one after a
-                // reset) makes one checker round, not one per event
-                if !checkPending {
-                    checkPending = true
-                    Task { await pendingCheck() }
-                }
+                let hctl = ev.sysname
+                Task { await self.unitAttention(hctl: hctl, sdevUA: ua) }
             }
             return
         }
@@ -267,6 +294,131 @@ public actor PathMonitor {
                 }
             }
         }
+    }
+
+    /// A unit attention the kernel reported on the SCSI device `hctl` (`SDEV_UA` value of its
+    /// change uevent), handled by `PathEventPolicy` when the device is a path of one of the
+    /// agent's maps; a device of no agent map is left alone.
+    @discardableResult
+    func unitAttention(hctl: String, sdevUA: String) async -> UnitAttentionOutcome {
+        guard let (map, path) = agentPath(at: hctl), let dev = try? DeviceNumber(path.device) else {
+            logger.debug("unit attention on a device of no agent map", metadata: ["scsi.hctl": "\(hctl)", "scsi.ua": "\(sdevUA)"])
+            return .notAgentPath
+        }
+        let known = PathEvent.sdevUACodes[sdevUA.trimmingCharacters(in: .whitespacesAndNewlines)] != nil
+        metrics?.unitAttention(kind: known ? sdevUA.lowercased() : "other")
+        logger.info("unit attention", metadata: [
+            "dm.map": "\(map)", "path.dev": "\(path.device)", "path.name": "\(path.name ?? "?")", "scsi.hctl": "\(hctl)", "scsi.ua": "\(sdevUA)",
+        ])
+        let reactions = (try? PathEvent.unitAttention(dev, sdevUA: sdevUA)).map(PathEventPolicy.react(to:)) ?? [.checkNow(dev)]
+        for r in reactions {
+            switch r {
+            case .rescanCapacityAndResize where resizer != nil:
+                return .resized(await resize(map, cause: "CAPACITY DATA HAS CHANGED on \(path.name ?? path.device) (\(hctl))"))
+            case .rescanTarget:
+                return await lunInventory(hctl: hctl, through: path)
+            default:
+                continue
+            }
+        }
+        // a burst of unit attentions (every LUN of a target reports one after a reset)
+        // makes one checker round, not one per event
+        if !checkPending {
+            checkPending = true
+            Task { await pendingCheck() }
+        }
+        return .checkRound
+    }
+
+    /// The agent's map and path whose disk is the SCSI device `hctl`.
+    private func agentPath(at hctl: String) -> (String, MonitoredPath)? {
+        let sys = kernel.sysfs
+        for (name, m) in maps {
+            for p in m.paths {
+                guard let sd = p.name, let link = sys.link("block/\(sd)/device"), link.split(separator: "/").last.map(String.init) == hctl
+                else { continue }
+                return (name, p)
+            }
+        }
+        return nil
+    }
+
+    private func resize(_ map: String, cause: String) async -> ResizeOutcome {
+        guard let resizer else { return .notResized }
+        let outcome = await resizer.capacityChanged(map: map, cause: cause)
+        switch outcome {
+        case .grown: metrics?.mapResized(result: "grown")
+        case .unchanged: metrics?.mapResized(result: "unchanged")
+        case .refused: metrics?.mapResized(result: "refused")
+        case .waiting: metrics?.mapResized(result: "waiting")
+        case .notResized: break
+        }
+        guard maps[map] != nil else { return outcome }  // detached meanwhile
+        if case .waiting(let why) = outcome {
+            if resizeWaiting[map] != why {
+                logger.warning("the volume's capacity changed and its map cannot be resized now", metadata: [
+                    "dm.map": "\(map)", "resize.why": "\(why)", "resize.retry": "every checker round",
+                ])
+            }
+            resizeWaiting[map] = why
+        } else {
+            resizeWaiting[map] = nil
+            if case .grown = outcome { refresh() }
+        }
+        return outcome
+    }
+
+    /// Tries again the resizes that waited (one try per map per checker round).
+    public func retryResizes() async {
+        guard running else { return }
+        for map in resizeWaiting.keys.sorted() where maps[map] != nil {
+            _ = await resize(map, cause: "retry: \(resizeWaiting[map] ?? "")")
+        }
+    }
+
+    /// REPORT LUNS through the path `p` (the I_T nexus of `hctl`), compared with the disks this
+    /// host has on that nexus and the agent's maps' LUNs there. Logged and counted; nothing is
+    /// scanned, attached or removed.
+    private func lunInventory(hctl: String, through p: MonitoredPath) async -> UnitAttentionOutcome {
+        guard let h = try? HCTL(hctl), let sd = p.name else { return .lunInventoryUnreadable("no block device for \(hctl)") }
+        let kernel = self.kernel
+        let reported: [UInt64]
+        do {
+            reported = try await workers.run {
+                let held = try kernel.openBlock(sd)
+                defer { held.close() }
+                return try kernel.reportedLUNs(held).luns.map(\.linuxNumber)
+            }
+        } catch {
+            logger.warning("cannot read the target's LUN inventory after REPORTED LUNS DATA HAS CHANGED", metadata: [
+                "scsi.hctl": "\(hctl)", "path.name": "\(sd)", "error": "\(error)",
+            ])
+            return .lunInventoryUnreadable("\(error)")
+        }
+        func sameNexus(_ o: HCTL) -> Bool { o.host == h.host && o.channel == h.channel && o.target == h.target }
+        let sys = kernel.sysfs
+        let disks = Set(sys.entries("bus/scsi/devices").compactMap { try? HCTL($0) }.filter(sameNexus).map(\.lun))
+        var owned: [UInt64: String] = [:]
+        for (name, m) in maps {
+            for q in m.paths {
+                guard let qsd = q.name, let link = sys.link("block/\(qsd)/device"), let last = link.split(separator: "/").last,
+                    let qh = try? HCTL(String(last)), sameNexus(qh) else { continue }
+                owned[qh.lun] = name
+            }
+        }
+        let change = LUNInventoryChange.compare(nexus: "\(h.host):\(h.channel):\(h.target)", reported: Set(reported), disks: disks, owned: owned)
+        metrics?.lunInventoryFindings(vanished: change.vanished.count, unattached: change.unattached.count)
+        var meta: Logger.Metadata = [
+            "scsi.nexus": "\(change.nexus)", "scsi.luns": "\(change.reported.map(String.init).joined(separator: ","))",
+            "lun.inventory": "\(change.summary)",
+        ]
+        if change.vanished.isEmpty {
+            logger.notice("target LUN inventory re-read (REPORTED LUNS DATA HAS CHANGED); nothing is scanned or attached by itself", metadata: meta)
+        } else {
+            meta["dm.map"] = "\(Set(change.vanished.map(\.map)).sorted().joined(separator: ","))"
+            logger.error("the target no longer reports LUNs of the agent's volumes; their disks stay until they are detached", metadata: meta)
+        }
+        return .lunInventory(change)
     }
 
     /// One healing round over every watched map (`MapHealing`): maps whose healing waits

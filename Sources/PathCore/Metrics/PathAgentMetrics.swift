@@ -17,6 +17,9 @@
 /// | `pathagent_unmap_commands_total` | counter | `map`, `result` (ok, rejected) |
 /// | `pathagent_journal_replays_total` | counter | `outcome` (completed, rolled_back, failed) |
 /// | `pathagent_inventory_duration_seconds` | gauge | |
+/// | `pathagent_unit_attentions_total` | counter | `kind` (the kernel's `SDEV_UA` name, lower case, or `other`) |
+/// | `pathagent_map_resizes_total` | counter | `result` (grown, unchanged, refused, waiting) |
+/// | `pathagent_lun_inventory_findings_total` | counter | `finding` (vanished, unattached) |
 public final class PathAgentMetrics: Sendable {
     public let registry: MetricsRegistry
 
@@ -40,6 +43,11 @@ public final class PathAgentMetrics: Sendable {
         r.define("pathagent_unmap_commands_total", .counter, help: "UNMAP commands per map and result (rejected = check condition).", labels: ["map", "result"])
         r.define("pathagent_journal_replays_total", .counter, help: "Intent-journal entries replayed at start-up, by outcome.", labels: ["outcome"])
         r.define("pathagent_inventory_duration_seconds", .gauge, help: "Duration of the last full sysfs inventory.")
+        r.define("pathagent_unit_attentions_total", .counter, help: "Unit attentions the kernel reported on paths of the agent's maps, by kind.", labels: ["kind"])
+        r.define("pathagent_map_resizes_total", .counter, help: "Map resizes after a volume's capacity changed (CAPACITY DATA HAS CHANGED), by result.", labels: ["result"])
+        r.define("pathagent_lun_inventory_findings_total", .counter,
+                 help: "LUNs found by re-reading a target's LUN inventory (REPORTED LUNS DATA HAS CHANGED): vanished LUNs of the agent's volumes, reported LUNs with no disk here.",
+                 labels: ["finding"])
     }
 
     /// After an inventory: path counts by transport and state, map counts by status.
@@ -98,6 +106,16 @@ public final class PathAgentMetrics: Sendable {
 
     public func journalReplayed(_ outcome: ReplayOutcome, count: Int = 1) {
         registry.increment("pathagent_journal_replays_total", [outcome.rawValue], by: Double(count))
+    }
+
+    /// `kind`: the `SDEV_UA` name in lower case (a bounded set), or `other`.
+    public func unitAttention(kind: String) { registry.increment("pathagent_unit_attentions_total", [kind]) }
+
+    public func mapResized(result: String) { registry.increment("pathagent_map_resizes_total", [result]) }
+
+    public func lunInventoryFindings(vanished: Int, unattached: Int) {
+        if vanished > 0 { registry.increment("pathagent_lun_inventory_findings_total", ["vanished"], by: Double(vanished)) }
+        if unattached > 0 { registry.increment("pathagent_lun_inventory_findings_total", ["unattached"], by: Double(unattached)) }
     }
 
     /// Drops every per-map series of a detached volume so the label set stays bounded.
