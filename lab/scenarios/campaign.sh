@@ -37,12 +37,7 @@ pgrep -x iscsid >/dev/null || run iscsid
 for _ in $(seq 50); do iscsiadm -m session >/dev/null 2>&1; [ $? -ne 4 ] && break; sleep 0.1; done
 check "iscsid answers" bash -c "iscsiadm -m session >/dev/null 2>&1; [ \$? -ne 4 ]"
 # the checker every 2 s, so that a path back is reinstated within a cycle
-cat > $W/agent.conf <<EOC
-[api]
-socket = /run/pathagent/pathagent.sock
-[multipath]
-polling_interval = 2
-EOC
+lab_agent_conf $W
 export AGENT_CONF=$W/agent.conf
 
 step campaign

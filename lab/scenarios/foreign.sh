@@ -57,12 +57,7 @@ blacklist {
 EOC
 trap 'rm -f /etc/multipath.conf' EXIT
 # the checker every 2 s, so that "the daemon would have reinstated it" is seen quickly
-cat > $W/agent.conf <<EOC
-[api]
-socket = /run/pathagent/pathagent.sock
-[multipath]
-polling_interval = 2
-EOC
+lab_agent_conf $W
 start_agent() {
   "$AGENT" --config $W/agent.conf > $W/agent.log 2>&1 &
   AGENT_PID=$!

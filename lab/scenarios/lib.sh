@@ -238,6 +238,28 @@ lab_nova_agent() {
   cp $LAB/tools/nova_brick.py $w/nova.py
 }
 
+# lab_agent_conf W: W/agent.conf for a daemon on the lab socket with the checker every
+# 2 s (a path back is reinstated, and a missing one healed, within seconds)
+lab_agent_conf() {
+  printf '[api]\nsocket = /run/pathagent/pathagent.sock\n[multipath]\npolling_interval = 2\n' > "$1/agent.conf"
+}
+
+# lab_metrics: the body of the daemon's GET /metrics (Prometheus text) on the lab socket
+lab_metrics() {
+  python3 - <<'PY'
+import socket
+s = socket.socket(socket.AF_UNIX); s.connect('/run/pathagent/pathagent.sock')
+s.sendall(b'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+data = b''
+while True:
+    b = s.recv(65536)
+    if not b: break
+    data += b
+head, _, body = data.partition(b'\r\n\r\n')
+print(body.decode(errors='replace'))
+PY
+}
+
 # lab_tally CMD...: run CMD (e.g. a python checker) and count its "PASS: "/"FAIL: " lines
 # as checks of this scenario; other lines are echoed as they are.
 lab_tally() {

@@ -78,12 +78,7 @@ P1=($(sd_of_lun 1))
 multipathd show maps; multipathd show paths
 # the checker every 2 s and the state poll at 250 ms: the daemon would act on a path of
 # its own map well within the waits below
-cat > $W/agent.conf <<EOC
-[api]
-socket = /run/pathagent/pathagent.sock
-[multipath]
-polling_interval = 2
-EOC
+lab_agent_conf $W
 start_agent() {
   [ -f $W/agent.log ] && cat $W/agent.log >> $W/agent-earlier.log
   rm -f /run/pathagent/pathagent.sock

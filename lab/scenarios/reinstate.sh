@@ -37,12 +37,7 @@ for l in 1 2; do tgtadm --lld iscsi --op update --mode logicalunit --tid 1 --lun
 pgrep -x iscsid >/dev/null || run iscsid
 for _ in $(seq 50); do iscsiadm -m session >/dev/null 2>&1; [ $? -ne 4 ] && break; sleep 0.1; done
 modprobe dm_multipath; modprobe dm_queue_length
-cat > $W/agent.conf <<EOC
-[api]
-socket = /run/pathagent/pathagent.sock
-[multipath]
-polling_interval = 2
-EOC
+lab_agent_conf $W
 "$AGENT" --config $W/agent.conf > $W/agent.log 2>&1 &
 AGENT_PID=$!
 check "pathagent starts (checker every 2 s)" wait_for 30 test -S /run/pathagent/pathagent.sock
