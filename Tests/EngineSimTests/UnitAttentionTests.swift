@@ -24,19 +24,21 @@ struct UnitAttentionTests {
         w.sim.mutate { s in s.iscsiTargets[iqn]!.luns[lun]!.sizeSectors = sectors }
     }
 
-    /// A world whose monitor runs its steps by hand, with the agent's maps read.
-    func started(_ w: World) async {
+    /// A world with the named volumes attached and the monitor, run step by step by hand,
+    /// watching their maps.
+    func attached(_ names: String...) async throws -> (World, [SimVolume]) {
+        let w = try World()
+        let vs = names.map { vol(w, $0) }
+        for v in vs { _ = try await w.connect(v) }
         await w.monitor.startForTests()
         await w.monitor.refresh()
+        return (w, vs)
     }
 
     @Test func capacityChangeGrowsTheMapOnceEveryPathIsRescanned() async throws {
-        let w = try World()
+        let (w, v) = try await attached("A1", "A2")
         defer { Task { await w.shutdown() } }
-        let a1 = vol(w, "A1"), a2 = vol(w, "A2")
-        _ = try await w.connect(a1)
-        _ = try await w.connect(a2)
-        await started(w)
+        let a1 = v[0], a2 = v[1]
         #expect(mapLength(w, a1) == 2_097_152)
         // the array grows A1 (LUN 1); the kernel has not re-read either path yet
         grow(w, iqn: World.iqnA, lun: 1, to: 4_194_304)
@@ -66,11 +68,9 @@ struct UnitAttentionTests {
     }
 
     @Test func aFailedPathStaysFailedAcrossTheResize() async throws {
-        let w = try World()
+        let (w, v) = try await attached("A1")
         defer { Task { await w.shutdown() } }
-        let a1 = vol(w, "A1")
-        _ = try await w.connect(a1)
-        await started(w)
+        let a1 = v[0]
         let failed = disks(w, a1)[1]
         _ = try w.sim.dm.message(a1.wwn.value, "fail_path \(failed.devNumber)")
         grow(w, iqn: World.iqnA, lun: 1, to: 3_000_000)
@@ -94,11 +94,9 @@ struct UnitAttentionTests {
     }
 
     @Test func aPathThatCannotBeRescannedMakesTheResizeWait() async throws {
-        let w = try World()
+        let (w, v) = try await attached("A1")
         defer { Task { await w.shutdown() } }
-        let a1 = vol(w, "A1")
-        _ = try await w.connect(a1)
-        await started(w)
+        let a1 = v[0]
         let down = disks(w, a1)[1]
         // the session behind one path is recovering: its disk is blocked, a rescan would
         // wait for the session; the other path would read the new size alone
@@ -127,11 +125,9 @@ struct UnitAttentionTests {
     }
 
     @Test func aSmallerVolumeIsNeverShrunkUnderItsUser() async throws {
-        let w = try World()
+        let (w, v) = try await attached("A1")
         defer { Task { await w.shutdown() } }
-        let a1 = vol(w, "A1")
-        _ = try await w.connect(a1)
-        await started(w)
+        let a1 = v[0]
         grow(w, iqn: World.iqnA, lun: 1, to: 1_048_576)
         let outcome = await w.monitor.unitAttention(hctl: disks(w, a1)[0].hctl.description, sdevUA: "CAPACITY_DATA_HAS_CHANGED")
         guard case .resized(.refused(let why)) = outcome else {
@@ -143,11 +139,9 @@ struct UnitAttentionTests {
     }
 
     @Test func aUnitAttentionOnADiskOfNoAgentMapChangesNothing() async throws {
-        let w = try World()
+        let (w, v) = try await attached("A1")
         defer { Task { await w.shutdown() } }
-        let a1 = vol(w, "A1")
-        _ = try await w.connect(a1)
-        await started(w)
+        let a1 = v[0]
         let foreign = try WWN(w.foreignMapName)
         let fd = w.sim.read { $0.disks.values.first { $0.cachedWWN == foreign }! }
         w.sim.mutate { s in
@@ -163,12 +157,9 @@ struct UnitAttentionTests {
     }
 
     @Test func reportedLUNsChangedReportsVanishedAndUnattachedLUNsAndTouchesNothing() async throws {
-        let w = try World()
+        let (w, v) = try await attached("A1", "A2")
         defer { Task { await w.shutdown() } }
-        let a1 = vol(w, "A1"), a2 = vol(w, "A2")
-        _ = try await w.connect(a1)
-        _ = try await w.connect(a2)
-        await started(w)
+        let a1 = v[0], a2 = v[1]
         // the array unmaps A2's LUN and maps a new volume at LUN 7 for this host
         w.sim.mutate { s in
             s.remapLUN(iqn: World.iqnA, lun: 2, to: nil)
