@@ -146,7 +146,7 @@ else ok "attach of LUN 2 over a foreign map of its name was refused"; fi
 cat $W/c2.err
 check "the error says the map is not pathagent's" grep -q "not pathagent's" $W/c2.err
 check "the foreign map $W2 keeps its table and event counter" bash -c "[ '$(dmsetup table "$W2")' = '$TABLE2' ] && [ $(events "$W2") = $E2 ]"
-check "LUN 2's disks removed again" wait_for 10 test -z "$(sd_of_lun 2)"
+check "LUN 2's disks removed again" wait_until 10 '[ -z "$(sd_of_lun 2)" ]'
 run dmsetup remove "$W2"
 
 step detach_own

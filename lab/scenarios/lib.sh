@@ -49,6 +49,11 @@ wait_for() {
   done
 }
 
+# wait_until SECONDS 'EXPRESSION': wait_for with a shell expression evaluated afresh on each
+# try (in `wait_for 10 test "$(cmd)" = x` the shell runs cmd once, before wait_for starts:
+# such a wait cannot wait)
+wait_until() { local s=$1; shift; wait_for "$s" eval "$*"; }
+
 finish() {
   step end
   lab_cleanup
@@ -75,7 +80,7 @@ lab_scsi_debug() {
   run modprobe scsi_debug lbpu=1 lbprz=1 dev_size_mb=64 max_luns=4 num_tgts=1 \
     unmap_granularity=8 unmap_max_blocks=65536 unmap_max_desc=16 "$@" || return 1
   udevadm settle --timeout=20
-  wait_for 10 test -n "$(disks_by_model scsi_debug)"
+  wait_until 10 '[ -n "$(disks_by_model scsi_debug)" ]'
   mapfile -t SD_DEBUG_DISKS < <(disks_by_model scsi_debug)
   echo "scsi_debug disks: ${SD_DEBUG_DISKS[*]}"
   [ ${#SD_DEBUG_DISKS[@]} -gt 0 ]
@@ -153,7 +158,7 @@ lab_iscsi_login() {
     run iscsiadm -m node -T "$TGT_IQN" -p "$p" --login || return 1
   done
   udevadm settle --timeout=20
-  wait_for 10 test "$(disks_by_model VIRTUAL-DISK | wc -l)" -ge 2
+  wait_until 10 '[ "$(disks_by_model VIRTUAL-DISK | wc -l)" -ge 2 ]'
   mapfile -t ISCSI_DISKS < <(disks_by_model VIRTUAL-DISK)
   echo "iSCSI disks: ${ISCSI_DISKS[*]}"
   iscsiadm -m session

@@ -70,10 +70,10 @@ login() {
   for p in "${TGT_PORTALS[@]}"; do run iscsiadm -m discovery -t sendtargets -p "$p" >/dev/null || return 1; done
   for p in "${TGT_PORTALS[@]}"; do run iscsiadm -m node -T "$TGT_IQN" -p "$p" --login >/dev/null || return 1; done
   udevadm settle --timeout=20
-  wait_for 20 test "$(sd_of_lun 1 | wc -l)" = 2 -a "$(sd_of_lun 2 | wc -l)" = 2
+  wait_until 20 '[ "$(sd_of_lun 1 | wc -l)" = 2 ] && [ "$(sd_of_lun 2 | wc -l)" = 2 ]'
 }
 check "logged in to both portals (the host's own sessions: LUNs 1 and 2 scanned)" login
-check "multipathd built W1 $W1 over both paths of LUN 1" wait_for 30 test "$(active_paths "$W1")" = 2
+check "multipathd built W1 $W1 over both paths of LUN 1" wait_until 30 '[ "$(active_paths "$W1")" = 2 ]'
 P1=($(sd_of_lun 1))
 multipathd show maps; multipathd show paths
 # the checker every 2 s and the state poll at 250 ms: the daemon would act on a path of
@@ -140,7 +140,7 @@ check "W2, held open, survives multipathd's start and reconfigure unchanged" \
   bash -c "[ -n '$TW2' ] && [ '$(dmsetup table "$W2" 2>/dev/null)' = '$TW2' ] && [ $(active_paths "$W2") = 2 ]"
 dmsetup table "$W2" 2>&1 | sed 's/^/W2 now: /'
 kill $HOLD 2>/dev/null; wait $HOLD 2>/dev/null
-check "W1 survives multipathd's restart and reconfigure with both paths" wait_for 20 test "$(active_paths "$W1")" = 2
+check "W1 survives multipathd's restart and reconfigure with both paths" wait_until 20 '[ "$(active_paths "$W1")" = 2 ]'
 TW1=$(dmsetup table "$W1")
 W2_NOW=$(dmsetup info "$W2" >/dev/null 2>&1 && echo present || echo gone)
 echo "W2 after the hold ended: $W2_NOW"

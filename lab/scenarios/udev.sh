@@ -94,7 +94,7 @@ for _ in $(seq 50); do iscsiadm -m session >/dev/null 2>&1; [ $? -ne 4 ] && brea
 for p in "${TGT_PORTALS[@]}"; do run iscsiadm -m discovery -t sendtargets -p "$p" >/dev/null; done
 for p in "${TGT_PORTALS[@]}"; do run iscsiadm -m node -T "$TGT_IQN" -p "$p" --login >/dev/null; done
 udevadm settle --timeout=20
-wait_for 10 test "$(pure_disks | wc -l)" -ge 2
+wait_until 10 '[ "$(pure_disks | wc -l)" -ge 2 ]'
 mapfile -t DISKS < <(pure_disks)
 echo "PURE disks: ${DISKS[*]}"
 [ ${#DISKS[@]} -ge 2 ] && ok "two PURE paths (${DISKS[*]})" || { bad "expected two PURE paths, got ${#DISKS[@]}"; finish; }
