@@ -20,6 +20,14 @@ public protocol SysfsSource: Sendable {
 }
 
 extension SysfsSource {
+    /// The H:C:T:L of the SCSI device behind block device `name` (`sdb`), from the last
+    /// component of its `block/<name>/device` link; nil for a block device that is no SCSI
+    /// disk (a dm map) or is gone.
+    public func diskHCTL(_ name: String) -> HCTL? {
+        guard let link = link("block/\(name)/device"), let last = link.split(separator: "/").last else { return nil }
+        return try? HCTL(String(last))
+    }
+
     public func attributes(in dir: String, _ names: [String]) -> [String?] {
         names.map { attribute(dir + "/" + $0) }
     }

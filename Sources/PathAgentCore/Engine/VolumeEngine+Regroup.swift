@@ -104,11 +104,7 @@ extension VolumeEngine: MapRegrouping {
     func mapPaths(kernelName: String) -> [ScsiPath] {
         let sysfs = kernel.sysfs
         let scanner = TopologyScanner(sysfs: sysfs)
-        let names = sysfs.entries("class/block/\(kernelName)/slaves").compactMap { sd -> String? in
-            guard let link = sysfs.link("block/\(sd)/device"), let last = link.split(separator: "/").last,
-                (try? HCTL(String(last))) != nil else { return nil }
-            return String(last)
-        }
+        let names = sysfs.entries("class/block/\(kernelName)/slaves").compactMap { sysfs.diskHCTL($0)?.description }
         return scanner.scanPaths(names: names, sessions: scanner.scanSessions(), fcHosts: scanner.scanFCHosts())
     }
 }

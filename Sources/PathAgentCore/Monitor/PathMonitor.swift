@@ -335,8 +335,7 @@ public actor PathMonitor {
         let sys = kernel.sysfs
         for (name, m) in maps {
             for p in m.paths {
-                guard let sd = p.name, let link = sys.link("block/\(sd)/device"), link.split(separator: "/").last.map(String.init) == hctl
-                else { continue }
+                guard let sd = p.name, sys.diskHCTL(sd)?.description == hctl else { continue }
                 return (name, p)
             }
         }
@@ -401,8 +400,7 @@ public actor PathMonitor {
         var owned: [UInt64: String] = [:]
         for (name, m) in maps {
             for q in m.paths {
-                guard let qsd = q.name, let link = sys.link("block/\(qsd)/device"), let last = link.split(separator: "/").last,
-                    let qh = try? HCTL(String(last)), sameNexus(qh) else { continue }
+                guard let qsd = q.name, let qh = sys.diskHCTL(qsd), sameNexus(qh) else { continue }
                 owned[qh.lun] = name
             }
         }
@@ -601,9 +599,7 @@ public actor PathMonitor {
         guard let cached = sys.attribute("block/\(sd)/device/wwid").flatMap({ try? WWN($0) }), cached != wwn else { return }
         let (same, seen) = await identity(of: sd, expected: wwn)
         if same {
-            guard let link = sys.link("block/\(sd)/device"), let last = link.split(separator: "/").last,
-                let hctl = try? HCTL(String(last))
-            else { return }
+            guard let hctl = sys.diskHCTL(sd) else { return }
             let kernel = self.kernel
             do {
                 try await workers.run { try kernel.rescan(hctl) }
